@@ -1,0 +1,199 @@
+// Reads the whole configuration once, from environment variables only, into a
+// frozen typed object. Every problem becomes a ConfigError (exit 78) whose
+// message names the variable but never echoes a value that could be a secret.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import envVar from 'env-var';
+import { ConfigError } from './errors.js';
+
+export type IfExists = 'skip' | 'overwrite';
+export type IfNoBackup = 'fail' | 'allow';
+export type VerifyLevel = 'none' | 'quick' | 'full';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+export type ReplicaLocation =
+  | { readonly kind: 's3'; readonly bucket: string; readonly prefix: string; readonly url: string }
+  | { readonly kind: 'file'; readonly dir: string; readonly url: string };
+
+export interface S3Settings {
+  readonly endpoint: string | undefined;
+  readonly forcePathStyle: boolean;
+  readonly region: string;
+  /** Undefined leaves the SDK default (which also honours the AWS_* variables). */
+  readonly checksumMode: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED' | undefined;
+  readonly maxAttempts: number;
+}
+
+export interface Config {
+  readonly replica: ReplicaLocation;
+  readonly s3: S3Settings;
+  readonly dbPath: string;
+  readonly ifExists: IfExists;
+  readonly ifNoBackup: IfNoBackup;
+  readonly verify: VerifyLevel;
+  readonly markerPath: string;
+  readonly timeoutSeconds: number;
+  readonly concurrency: number;
+  readonly logLevel: LogLevel;
+  readonly terminationLogPath: string;
+}
+
+/** Every variable this tool reads; the README table documents exactly these. */
+export const CONFIG_VARIABLES = [
+  'SQLITE_RESTORE_REPLICA_URL',
+  'SQLITE_RESTORE_DB_PATH',
+  'SQLITE_RESTORE_S3_ENDPOINT',
+  'SQLITE_RESTORE_S3_FORCE_PATH_STYLE',
+  'SQLITE_RESTORE_S3_REGION',
+  'SQLITE_RESTORE_S3_CHECKSUMS',
+  'SQLITE_RESTORE_IF_EXISTS',
+  'SQLITE_RESTORE_IF_NO_BACKUP',
+  'SQLITE_RESTORE_VERIFY',
+  'SQLITE_RESTORE_MARKER_PATH',
+  'SQLITE_RESTORE_TIMEOUT_SECONDS',
+  'SQLITE_RESTORE_CONCURRENCY',
+  'SQLITE_RESTORE_MAX_ATTEMPTS',
+  'SQLITE_RESTORE_LOG_LEVEL',
+  'SQLITE_RESTORE_TERMINATION_LOG',
+] as const;
+
+export function parseReplicaUrl(raw: string): ReplicaLocation {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(
+      'SQLITE_RESTORE_REPLICA_URL is not a URL: expected s3://bucket/path or file:///absolute/dir',
+    );
+  }
+  if (url.protocol === 's3:') {
+    const bucket = url.hostname;
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      throw new ConfigError(`SQLITE_RESTORE_REPLICA_URL has an invalid bucket name "${bucket}"`);
+    }
+    if (url.username || url.password || url.search || url.hash) {
+      throw new ConfigError(
+        'SQLITE_RESTORE_REPLICA_URL must not carry credentials, a query or a fragment: use the AWS_* variables for credentials',
+      );
+    }
+    const prefix = decodeURIComponent(url.pathname).replace(/^\/+/, '').replace(/\/+$/, '');
+    if (prefix.split('/').some((part) => part === '..' || part === '.')) {
+      throw new ConfigError('SQLITE_RESTORE_REPLICA_URL path must not contain "." or ".." segments');
+    }
+    return Object.freeze({ kind: 's3', bucket, prefix, url: `s3://${bucket}/${prefix}` });
+  }
+  if (url.protocol === 'file:') {
+    if (url.hostname && url.hostname !== 'localhost') {
+      throw new ConfigError('SQLITE_RESTORE_REPLICA_URL file URLs must be local: file:///absolute/dir');
+    }
+    const dir = path.resolve(fileURLToPath(url));
+    return Object.freeze({ kind: 'file', dir, url: `file://${dir}` });
+  }
+  throw new ConfigError(
+    `SQLITE_RESTORE_REPLICA_URL has unsupported scheme "${url.protocol}": expected s3:// or file://`,
+  );
+}
+
+function absolutePath(name: string, value: string): string {
+  if (!path.isAbsolute(value)) throw new ConfigError(`${name} must be an absolute path`);
+  if (value.endsWith('/')) throw new ConfigError(`${name} must name a file, not a directory`);
+  return path.normalize(value);
+}
+
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
+  const env = envVar.from(environment);
+  try {
+    const replica = parseReplicaUrl(
+      env.get('SQLITE_RESTORE_REPLICA_URL').required().example('s3://my-bucket/db/app.db').asString(),
+    );
+    const dbPath = absolutePath(
+      'SQLITE_RESTORE_DB_PATH',
+      env.get('SQLITE_RESTORE_DB_PATH').required().example('/data/app.db').asString(),
+    );
+    const endpoint = env.get('SQLITE_RESTORE_S3_ENDPOINT').example('http://minio:9000').asUrlString();
+    const forcePathStyle = env
+      .get('SQLITE_RESTORE_S3_FORCE_PATH_STYLE')
+      .default(endpoint ? 'true' : 'false')
+      .asBoolStrict();
+    const region =
+      env.get('SQLITE_RESTORE_S3_REGION').asString() ??
+      env.get('AWS_REGION').asString() ??
+      env.get('AWS_DEFAULT_REGION').asString() ??
+      'us-east-1';
+    const checksumSetting = env
+      .get('SQLITE_RESTORE_S3_CHECKSUMS')
+      .default('auto')
+      .asEnum(['auto', 'when_required', 'when_supported']);
+    const sdkChecksumVarsSet =
+      environment.AWS_REQUEST_CHECKSUM_CALCULATION !== undefined ||
+      environment.AWS_RESPONSE_CHECKSUM_VALIDATION !== undefined;
+    // Many S3-compatible stores mishandle the SDK's default CRC32 checksums, so a
+    // custom endpoint gets WHEN_REQUIRED unless the user chose otherwise.
+    const checksumMode =
+      checksumSetting === 'when_required'
+        ? 'WHEN_REQUIRED'
+        : checksumSetting === 'when_supported'
+          ? 'WHEN_SUPPORTED'
+          : endpoint && !sdkChecksumVarsSet
+            ? 'WHEN_REQUIRED'
+            : undefined;
+
+    const config: Config = {
+      replica,
+      s3: Object.freeze({
+        endpoint: endpoint?.replace(/\/+$/, ''),
+        forcePathStyle,
+        region,
+        checksumMode,
+        maxAttempts: positive(env.get('SQLITE_RESTORE_MAX_ATTEMPTS').default('6').asIntPositive(), 'SQLITE_RESTORE_MAX_ATTEMPTS'),
+      }),
+      dbPath,
+      ifExists: env.get('SQLITE_RESTORE_IF_EXISTS').default('skip').asEnum(['skip', 'overwrite']),
+      ifNoBackup: env.get('SQLITE_RESTORE_IF_NO_BACKUP').default('fail').asEnum(['fail', 'allow']),
+      verify: env.get('SQLITE_RESTORE_VERIFY').default('quick').asEnum(['none', 'quick', 'full']),
+      markerPath: absolutePath(
+        'SQLITE_RESTORE_MARKER_PATH',
+        env.get('SQLITE_RESTORE_MARKER_PATH').default(`${dbPath}.restore.json`).asString(),
+      ),
+      timeoutSeconds: positive(
+        env.get('SQLITE_RESTORE_TIMEOUT_SECONDS').default('900').asIntPositive(),
+        'SQLITE_RESTORE_TIMEOUT_SECONDS',
+      ),
+      concurrency: positive(env.get('SQLITE_RESTORE_CONCURRENCY').default('8').asIntPositive(), 'SQLITE_RESTORE_CONCURRENCY'),
+      logLevel: env
+        .get('SQLITE_RESTORE_LOG_LEVEL')
+        .default('info')
+        .asEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
+      terminationLogPath: env.get('SQLITE_RESTORE_TERMINATION_LOG').default('/dev/termination-log').asString(),
+    };
+    if (config.concurrency > 64) throw new ConfigError('SQLITE_RESTORE_CONCURRENCY must be between 1 and 64');
+    if (config.markerPath === config.dbPath) {
+      throw new ConfigError('SQLITE_RESTORE_MARKER_PATH must differ from SQLITE_RESTORE_DB_PATH');
+    }
+    return Object.freeze(config);
+  } catch (err) {
+    if (err instanceof envVar.EnvVarError) throw new ConfigError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+function positive(value: number, name: string): number {
+  // env-var's asIntPositive accepts 0, which is never meaningful here.
+  if (value < 1) throw new ConfigError(`${name} must be at least 1`);
+  return value;
+}
+
+/** The configuration as it is safe to log: no secrets are part of Config at all. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return {
+    replica: config.replica.url,
+    s3: config.replica.kind === 's3' ? config.s3 : undefined,
+    dbPath: config.dbPath,
+    ifExists: config.ifExists,
+    ifNoBackup: config.ifNoBackup,
+    verify: config.verify,
+    markerPath: config.markerPath,
+    timeoutSeconds: config.timeoutSeconds,
+    concurrency: config.concurrency,
+  };
+}

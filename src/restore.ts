@@ -1,0 +1,136 @@
+// The restore pipeline, in order:
+//   target check -> plan -> fetch+apply (build) -> verify -> publish -> marker
+// Whatever fails, the target path is left as it was and temp files are removed.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { buildDatabase } from './build.js';
+import type { Config } from './config.js';
+import { NoBackupError, toLocalIoError } from './errors.js';
+import type { Layout } from './layout/layout.js';
+import type { Logger } from './log.js';
+import { writeMarker, type Marker } from './marker.js';
+import { Progress } from './progress.js';
+import { publishFile } from './publish.js';
+import { verifyDatabase } from './sqlite/verify.js';
+import type { Store } from './store/store.js';
+import { inspectExisting, prepareDirectory, removeLeftovers, removeQuietly, tempPaths } from './target.js';
+
+export interface RestoreDeps {
+  readonly config: Config;
+  readonly store: Store;
+  readonly layout: Layout;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+}
+
+async function sha256Of(file: string, signal: AbortSignal): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), hash, { signal });
+  return hash.digest('hex');
+}
+
+export async function restore({ config, store, layout, log, signal }: RestoreDeps): Promise<Marker> {
+  const t0 = Date.now();
+  await prepareDirectory(config.dbPath);
+  const leftovers = [...(await removeLeftovers(config.dbPath)), ...(await removeLeftovers(config.markerPath))];
+  if (leftovers.length > 0) log.warn({ event: 'cleanup', files: leftovers }, 'removed temporary files of an earlier interrupted run');
+
+  const existing = await inspectExisting(config.dbPath);
+  if (existing.state === 'valid' && config.ifExists === 'skip') {
+    log.info({ event: 'skip', database: config.dbPath, bytes: existing.bytes }, 'a valid database is already in place; not restoring');
+    return writeMarker(config.markerPath, {
+      outcome: 'skipped',
+      database: config.dbPath,
+      replica: config.replica.url,
+      verify: config.verify,
+      durationsMs: { total: Date.now() - t0 },
+    });
+  }
+  if (existing.state === 'invalid') {
+    log.warn({ event: 'existing-invalid', database: config.dbPath, reason: existing.reason }, 'the file in place is not a valid database; it will be replaced');
+  }
+
+  const tPlan = Date.now();
+  const plan = await layout.plan(store, signal);
+  const planMs = Date.now() - tPlan;
+  if (!plan) {
+    if (config.ifNoBackup === 'allow') {
+      log.warn({ event: 'first-boot', replica: store.location }, 'no backup found; allowed as a first boot, the app starts without a restored database');
+      return writeMarker(config.markerPath, {
+        outcome: 'first-boot',
+        database: config.dbPath,
+        replica: config.replica.url,
+        verify: config.verify,
+        durationsMs: { plan: planMs, total: Date.now() - t0 },
+      });
+    }
+    throw new NoBackupError(
+      `no backup found at ${store.location}; set SQLITE_RESTORE_IF_NO_BACKUP=allow if an empty start is acceptable`,
+    );
+  }
+  const totalBytes = plan.steps.reduce((sum, step) => sum + step.object.size, 0);
+  log.info(
+    { event: 'plan', layout: plan.layout, source: plan.source, objects: plan.steps.length, totalBytes, durationMs: planMs },
+    'restore planned',
+  );
+
+  const temp = tempPaths(config.dbPath);
+  const progress = new Progress(log, totalBytes);
+  try {
+    progress.start();
+    const built = await buildDatabase({
+      store,
+      plan,
+      dbTempPath: temp.db,
+      spillPath: temp.spill,
+      concurrency: config.concurrency,
+      signal,
+      onBytes: progress.add,
+    });
+    const downloadMs = progress.stop();
+    await removeQuietly(temp.spill);
+
+    const tVerify = Date.now();
+    const verified = await verifyDatabase(temp.db, config.verify, plan.source.snapshot?.toString() ?? plan.layout);
+    // Opening the file for checks may leave SQLite's side files: never publish those.
+    for (const suffix of ['-wal', '-shm']) await removeQuietly(`${temp.db}${suffix}`);
+    const sha256 = await sha256Of(temp.db, signal);
+    const verifyMs = Date.now() - tVerify;
+
+    signal.throwIfAborted();
+    const tPublish = Date.now();
+    await publishFile(temp.db, config.dbPath);
+    const publishMs = Date.now() - tPublish;
+
+    const databaseBytes = verified.pageCount * verified.pageSize;
+    return await writeMarker(config.markerPath, {
+      outcome: 'restored',
+      database: config.dbPath,
+      replica: config.replica.url,
+      source: { layout: plan.layout, ...plan.source, position: built.position },
+      bytes: { downloaded: progress.bytes, database: databaseBytes },
+      sha256,
+      verify: config.verify,
+      durationsMs: { plan: planMs, download: downloadMs, verify: verifyMs, publish: publishMs, total: Date.now() - t0 },
+    }).then((marker) => {
+      log.info(
+        {
+          event: 'applied',
+          walSegments: built.walSegments,
+          walFrames: built.walFrames,
+          transactions: built.transactions,
+          pagesWritten: built.pagesWritten,
+          pageSize: built.pageSize,
+        },
+        'backup applied',
+      );
+      return marker;
+    });
+  } catch (err) {
+    throw toLocalIoError(err, 'restoring');
+  } finally {
+    progress.stop();
+    await removeQuietly(temp.db, temp.spill);
+  }
+}

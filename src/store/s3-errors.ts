@@ -1,0 +1,106 @@
+// Maps what the AWS SDK throws onto our exit-code classes, with a message an
+// operator can act on. Only status codes and error names are inspected.
+import {
+  AuthError,
+  ConfigError,
+  InternalError,
+  RestoreError,
+  TemporaryError,
+} from '../errors.js';
+
+interface SdkErrorShape {
+  name?: string;
+  Code?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+  $retryable?: unknown;
+}
+
+const authNames = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AccessDenied',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+  'AllAccessDisabled',
+  'CredentialsProviderError',
+  'InvalidIdentityToken',
+  'AccessDeniedException',
+]);
+
+const networkCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+]);
+
+export function mapS3Error(err: unknown, what: string, bucket: string): RestoreError {
+  if (err instanceof RestoreError) return err;
+  const e = (err ?? {}) as SdkErrorShape;
+  const name = e.name ?? e.Code ?? '';
+  const status = e.$metadata?.httpStatusCode;
+  const detail = `${name || 'error'}${status ? ` (HTTP ${status})` : ''}`;
+  if (name === 'CredentialsProviderError') {
+    return new AuthError(
+      `${what}: no AWS credentials found (configure IRSA, EKS Pod Identity or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)`,
+      { cause: err },
+    );
+  }
+  if (authNames.has(name) || status === 401 || status === 403) {
+    return new AuthError(`${what}: access denied by the storage service: ${detail}; check the credentials and the bucket policy`, {
+      cause: err,
+    });
+  }
+  if (name === 'NoSuchBucket') {
+    return new ConfigError(`${what}: bucket "${bucket}" does not exist; check SQLITE_RESTORE_REPLICA_URL, the endpoint and the region`, {
+      cause: err,
+    });
+  }
+  if (name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed' || status === 301) {
+    return new ConfigError(`${what}: bucket "${bucket}" is in another region (${detail}); set SQLITE_RESTORE_S3_REGION`, {
+      cause: err,
+    });
+  }
+  if (name === 'NoSuchKey' || status === 404) {
+    return new TemporaryError(`${what}: object disappeared after it was listed (retention running or a writer replacing the backup?)`, {
+      cause: err,
+    });
+  }
+  if (name === 'PreconditionFailed' || status === 412) {
+    return new TemporaryError(`${what}: object changed while it was being downloaded`, { cause: err });
+  }
+  const code = e.code ?? '';
+  if (isTransient(err) || e.$retryable !== undefined) {
+    return new TemporaryError(`${what}: storage unavailable after retries: ${detail}${code ? ` ${code}` : ''}: ${e.message ?? ''}`.trim(), {
+      cause: err,
+    });
+  }
+  if (status !== undefined && status >= 400) {
+    return new ConfigError(`${what}: request rejected by the storage service: ${detail}: ${e.message ?? ''}`.trim(), {
+      cause: err,
+    });
+  }
+  return new InternalError(`${what}: ${detail}: ${e.message ?? String(err)}`, { cause: err });
+}
+
+/** A failure that a retry or a resumed read may cure: network, timeouts, 5xx, throttling. */
+export function isTransient(err: unknown): boolean {
+  const e = (err ?? {}) as SdkErrorShape;
+  const status = e.$metadata?.httpStatusCode;
+  return (
+    (status !== undefined && (status >= 500 || status === 429)) ||
+    networkCodes.has(e.code ?? '') ||
+    e.name === 'TimeoutError' ||
+    e.name === 'IdleTimeoutError' ||
+    (status === undefined && e.name !== 'AbortError' && !(err instanceof RestoreError))
+  );
+}
