@@ -68,10 +68,8 @@ async function runRestore(log: Logger): Promise<number> {
     return ExitCode.ok;
   } catch (caught) {
     const err = toRestoreError(caught, controller.signal);
-    log.error(
-      { event: 'done', outcome: 'failed', kind: err.kind, exitCode: err.exitCode, durationMs: Date.now() - started, err: caught },
-      err.message,
-    );
+    log.debug({ err: caught }, 'failure details');
+    log.error({ event: 'done', outcome: 'failed', kind: err.kind, exitCode: err.exitCode, durationMs: Date.now() - started }, err.message);
     writeTerminationMessage(terminationLog, `${err.kind}: ${err.message}`);
     return err.exitCode;
   }

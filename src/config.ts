@@ -172,7 +172,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     }
     return Object.freeze(config);
   } catch (err) {
-    if (err instanceof envVar.EnvVarError) throw new ConfigError(err.message, { cause: err });
+    if (err instanceof envVar.EnvVarError) {
+      // env-var prefixes (and sometimes repeats) its own name; keep one clean sentence.
+      const message = err.message.split(/:?\s*env-var:\s*/).find((part) => part.length > 0) ?? err.message;
+      throw new ConfigError(message, { cause: err });
+    }
     throw err;
   }
 }
