@@ -58,6 +58,11 @@ export const CONFIG_VARIABLES = [
 ] as const;
 
 export function parseReplicaUrl(raw: string): ReplicaLocation {
+  // Checked on the raw text: the URL parser would silently resolve these away.
+  const rawPath = raw.replace(/^[a-z0-9+.-]+:\/\/[^/]*/i, '').split(/[?#]/)[0] ?? '';
+  if (rawPath.split(/\/|%2f/i).some((part) => /^(\.|%2e){1,2}$/i.test(part))) {
+    throw new ConfigError('SQLITE_RESTORE_REPLICA_URL path must not contain "." or ".." segments');
+  }
   let url: URL;
   try {
     url = new URL(raw);
@@ -76,9 +81,11 @@ export function parseReplicaUrl(raw: string): ReplicaLocation {
         'SQLITE_RESTORE_REPLICA_URL must not carry credentials, a query or a fragment: use the AWS_* variables for credentials',
       );
     }
-    const prefix = decodeURIComponent(url.pathname).replace(/^\/+/, '').replace(/\/+$/, '');
-    if (prefix.split('/').some((part) => part === '..' || part === '.')) {
-      throw new ConfigError('SQLITE_RESTORE_REPLICA_URL path must not contain "." or ".." segments');
+    let prefix: string;
+    try {
+      prefix = decodeURIComponent(url.pathname).replace(/^\/+/, '').replace(/\/+$/, '');
+    } catch {
+      throw new ConfigError('SQLITE_RESTORE_REPLICA_URL path has a malformed %-escape');
     }
     return Object.freeze({ kind: 's3', bucket, prefix, url: `s3://${bucket}/${prefix}` });
   }

@@ -38,7 +38,9 @@ export class PageFolder {
   }
 
   result(): FoldResult {
-    const pages = [...this.committed.entries()].sort((x, y) => x[0] - y[0]);
+    // A transaction may write a page past its own final size without shrinking the database.
+    const limit = this.dbSize ?? Infinity;
+    const pages = [...this.committed.entries()].filter(([pgno]) => pgno <= limit).sort((x, y) => x[0] - y[0]);
     return { dbSize: this.dbSize, minDbSize: this.minDbSize, pages };
   }
 
