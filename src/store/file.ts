@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
-import { CorruptBackupError, NoBackupError, toLocalIoError } from '../errors.js';
+import { AuthError, CorruptBackupError, toLocalIoError } from '../errors.js';
 import type { ObjectInfo, ReadOptions, Store } from './store.js';
 
 export class FileStore implements Store {
@@ -13,11 +13,6 @@ export class FileStore implements Store {
   }
 
   async *list(prefix: string, signal: AbortSignal): AsyncIterable<ObjectInfo> {
-    try {
-      await fs.promises.access(this.root);
-    } catch {
-      throw new NoBackupError(`replica directory ${this.root} does not exist or is not readable`);
-    }
     // Walk only the directory part of the prefix; filter the rest by name.
     const slash = prefix.lastIndexOf('/');
     const base = slash >= 0 ? prefix.slice(0, slash) : '';
@@ -30,7 +25,12 @@ export class FileStore implements Store {
     try {
       entries = await fs.promises.readdir(path.join(this.root, rel), { withFileTypes: true });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      const code = (err as NodeJS.ErrnoException).code;
+      // A replica directory that does not exist yet simply holds no backup.
+      if (code === 'ENOENT') return;
+      if (code === 'EACCES' || code === 'EPERM') {
+        throw new AuthError(`permission denied reading the replica directory ${path.join(this.root, rel)}`);
+      }
       throw toLocalIoError(err, `listing ${path.join(this.root, rel)}`);
     }
     for (const entry of entries) {

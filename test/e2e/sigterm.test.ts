@@ -1,0 +1,133 @@
+// SIGTERM in the middle of a large download: the CLI cleans up and exits with
+// code 143 itself; no temp file remains and the existing database is untouched.
+// The download goes through a bandwidth-limited proxy so it lasts long enough
+// to be interrupted deterministically.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { makeBackup, type SourceBackup } from '../support/backup.js';
+import { createBucket, s3Client, s3Env, startMinio, type Minio } from '../support/minio.js';
+import { makeTempDir, removeDir, restoringLeftovers } from '../support/paths.js';
+import { describeGeneration, newestGeneration, readLayout, S3Store } from '../support/replica.js';
+import { cliEnv, explain, readMarker, runRestore } from '../support/run-cli.js';
+import { startThrottle, type Throttle } from '../support/throttle.js';
+import { sleep } from '../support/process.js';
+import { fillRandom, writeSmallDb } from '../support/workload.js';
+import { assertExit, assertFileBytes, assertNoLeftovers, assertSameDatabase } from '../support/assertions.js';
+
+const snapshotMiB = 160;
+const bytesPerSecond = 20 * 1024 * 1024; // ~8 s for the snapshot
+let minio: Minio;
+let throttle: Throttle;
+let work: string;
+let backup: SourceBackup;
+
+before(
+  async () => {
+    minio = await startMinio();
+    work = await makeTempDir('e2e-sigterm');
+    await createBucket(minio, 'backups');
+    backup = await makeBackup({
+      workDir: work,
+      replicas: [{ type: 's3', s3: minio, bucket: 'backups', path: 'big' }],
+      prefill: (db) => fillRandom(db, snapshotMiB),
+      workload: async (db) => {
+        db.prepare("INSERT INTO kv (k, v) VALUES ('after-snapshot', 'yes')").run();
+        await sleep(300);
+      },
+    });
+    const client = s3Client(minio);
+    const gen = newestGeneration(await readLayout(new S3Store(client, 'backups', 'big')));
+    client.destroy();
+    console.log(`# ${describeGeneration(gen)}`);
+    assert.ok((gen.snapshots.at(-1)?.size ?? 0) > snapshotMiB * 1024 * 1024, 'the snapshot is large and incompressible');
+    throttle = await startThrottle(minio.endpoint, bytesPerSecond);
+  },
+  { timeout: 300_000 },
+);
+
+after(async () => {
+  await throttle?.stop();
+  await minio?.stop();
+  if (work) await removeDir(work);
+});
+
+/** Sends SIGTERM once a .restoring- file has existed for a while (or after a fallback delay). */
+function interruptDuringDownload(child: ChildProcess, dir: string, state: { trigger?: string; sentAt?: number; deliveredAtSignal?: number }): void {
+  const spawnedAt = Date.now();
+  void (async () => {
+    let seenAt: number | undefined;
+    while (child.exitCode === null && child.signalCode === null) {
+      if (seenAt === undefined && (await restoringLeftovers(dir)).length > 0) seenAt = Date.now();
+      const now = Date.now();
+      const trigger =
+        seenAt !== undefined && now - seenAt >= 1_000
+          ? `temp file seen ${now - spawnedAt} ms after start`
+          : now - spawnedAt >= 4_000
+            ? `fallback timer (temp file ${seenAt === undefined ? 'never seen' : 'seen'})`
+            : undefined;
+      if (trigger) {
+        state.trigger = trigger;
+        state.sentAt = now;
+        state.deliveredAtSignal = throttle.delivered();
+        child.kill('SIGTERM');
+        return;
+      }
+      await sleep(5);
+    }
+  })();
+}
+
+test('SIGTERM during a large download → exit code 143, no temp file, target untouched', { timeout: 180_000 }, async () => {
+  const dir = path.join(work, 'interrupted');
+  await mkdir(dir);
+  const dbPath = path.join(dir, 'app.db');
+  writeSmallDb(dbPath);
+  const before = await readFile(dbPath);
+  const state: { trigger?: string; sentAt?: number; deliveredAtSignal?: number } = {};
+  const r = await runRestore(
+    cliEnv({
+      replicaUrl: 's3://backups/big',
+      dbPath,
+      terminationLog: path.join(dir, 'termination-log'),
+      s3: s3Env(minio, { endpoint: throttle.endpoint }),
+      extra: { SQLITE_RESTORE_IF_EXISTS: 'overwrite' },
+    }),
+    { onSpawn: (child) => interruptDuringDownload(child, dir, state) },
+  );
+  const exitedAt = Date.now();
+  console.log(
+    `# SIGTERM sent: ${state.trigger ?? 'never'}, ${state.deliveredAtSignal} bytes downloaded by then; ` +
+      `exited ${state.sentAt === undefined ? '?' : exitedAt - state.sentAt} ms after SIGTERM`,
+  );
+  assert.ok(state.sentAt, `the restore finished before it could be interrupted\n${explain(r)}`);
+  const delivered = state.deliveredAtSignal ?? 0;
+  assert.ok(delivered > 0 && delivered < snapshotMiB * 1024 * 1024, `SIGTERM must arrive mid-download (${delivered} bytes)`);
+  const stopMs = exitedAt - state.sentAt;
+  assert.ok(stopMs < 15_000, `the CLI must stop promptly after SIGTERM (took ${stopMs} ms)`);
+  assertExit(r, 143);
+  await assertNoLeftovers(dir);
+  await assertFileBytes(dbPath, before, 'an interrupted restore must not touch the target');
+  await assert.rejects(readMarker(`${dbPath}.restore.json`), 'no marker for an interrupted restore');
+});
+
+test('a new run after the interrupted one restores normally', { timeout: 180_000 }, async () => {
+  const dir = path.join(work, 'interrupted');
+  await mkdir(dir, { recursive: true });
+  const dbPath = path.join(dir, 'app.db');
+  const r = await runRestore(
+    cliEnv({
+      replicaUrl: 's3://backups/big',
+      dbPath,
+      terminationLog: path.join(dir, 'termination-log'),
+      s3: s3Env(minio),
+      extra: { SQLITE_RESTORE_IF_EXISTS: 'overwrite' },
+    }),
+  );
+  assertExit(r, 0);
+  await assertNoLeftovers(dir);
+  assertSameDatabase(dbPath, backup.digest);
+  assert.equal((await readMarker(`${dbPath}.restore.json`)).outcome, 'restored');
+});

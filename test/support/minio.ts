@@ -1,0 +1,134 @@
+// A throw-away MinIO server on 127.0.0.1 for one test file.
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { access, constants } from 'node:fs/promises';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { makeTempDir, minioBin, removeDir } from './paths.js';
+import { sleep, startProcess, type ManagedProcess } from './process.js';
+
+export interface S3Endpoint {
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  region: string;
+}
+
+export interface Minio extends S3Endpoint {
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+/** A TCP port that was free on 127.0.0.1 a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => {
+        if (addr && typeof addr === 'object') resolve(addr.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+export async function startMinio(): Promise<Minio> {
+  await access(minioBin, constants.X_OK).catch(() => {
+    throw new Error(`${minioBin} is missing: run bash test/support/setup.sh`);
+  });
+  const dataDir = await makeTempDir('minio');
+  const accessKey = 'testadmin';
+  const secretKey = randomBytes(12).toString('hex');
+  const region = 'us-east-1';
+  // A port can be taken between probing and binding: retry a few times.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const consolePort = await freePort();
+    const proc = startProcess(
+      'minio',
+      minioBin,
+      ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'],
+      {
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: dataDir,
+          MINIO_ROOT_USER: accessKey,
+          MINIO_ROOT_PASSWORD: secretKey,
+          MINIO_BROWSER: 'off',
+          MINIO_UPDATE: 'off',
+          MINIO_REGION: region,
+        },
+      },
+    );
+    const endpoint = `http://127.0.0.1:${port}`;
+    const ready = await waitReady(endpoint, proc);
+    if (ready) {
+      return {
+        endpoint,
+        accessKey,
+        secretKey,
+        region,
+        process: proc,
+        async stop() {
+          await proc.stop('SIGTERM', 5_000);
+          await removeDir(dataDir);
+        },
+      };
+    }
+    await proc.stop('SIGKILL');
+    if (attempt >= 3) {
+      await removeDir(dataDir);
+      throw new Error(`MinIO did not become ready:\n${proc.output()}`);
+    }
+  }
+}
+
+async function waitReady(endpoint: string, proc: ManagedProcess): Promise<boolean> {
+  let exited = false;
+  void proc.exited.then(() => {
+    exited = true;
+  });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && !exited) {
+    try {
+      const res = await fetch(`${endpoint}/minio/health/live`, { signal: AbortSignal.timeout(1_000) });
+      if (res.ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  return false;
+}
+
+/** An S3 client for the tests themselves (never shared with the CLI under test). */
+export function s3Client(s3: S3Endpoint, overrides: { endpoint?: string; secretKey?: string } = {}): S3Client {
+  return new S3Client({
+    endpoint: overrides.endpoint ?? s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKey, secretAccessKey: overrides.secretKey ?? s3.secretKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+export async function createBucket(s3: S3Endpoint, bucket: string): Promise<void> {
+  const client = s3Client(s3);
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Environment for the CLI to reach this server with the given credentials. */
+export function s3Env(s3: S3Endpoint, overrides: { endpoint?: string; secretKey?: string } = {}): Record<string, string> {
+  return {
+    SQLITE_RESTORE_S3_ENDPOINT: overrides.endpoint ?? s3.endpoint,
+    SQLITE_RESTORE_S3_REGION: s3.region,
+    AWS_ACCESS_KEY_ID: s3.accessKey,
+    AWS_SECRET_ACCESS_KEY: overrides.secretKey ?? s3.secretKey,
+  };
+}

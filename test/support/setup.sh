@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Prepares everything the end-to-end tests need, and nothing more. Idempotent:
+# a second run only checks stamps and prints one line per tool.
+#
+#   - MinIO (S3 server) and Litestream v0.3.13 (the backup producer), built from
+#     their Go modules at pinned versions into .cache/bin (git-ignored). A tool
+#     is rebuilt only when its binary is missing or its version stamp differs.
+#   - gcc for cgo (Litestream embeds SQLite), from Debian, only when missing.
+#   - a check that the native better-sqlite3 module loads.
+set -euo pipefail
+
+MINIO_MODULE="github.com/minio/minio"
+MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
+LITESTREAM_MODULE="github.com/benbjohnson/litestream"
+LITESTREAM_PKG="github.com/benbjohnson/litestream/cmd/litestream"
+LITESTREAM_VERSION="v0.3.13"
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+BIN="$ROOT/.cache/bin"
+mkdir -p "$BIN" "$ROOT/.tmp"
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
+
+apt_updated=0
+apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    die "missing $* and apt-get is not available; install it by hand"
+  fi
+  if [ "$apt_updated" = 0 ]; then
+    say "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    apt_updated=1
+  fi
+  say "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# --- toolchain -------------------------------------------------------------
+command -v go >/dev/null 2>&1 || die "Go (>= 1.24) is required to build MinIO and Litestream"
+command -v gcc >/dev/null 2>&1 || apt_install gcc libc6-dev
+
+# build_tool <name> <module> <package> <version>
+# The stamp file <name>.version holds "<module>@<version>". A binary without a
+# stamp is adopted when `go version -m` shows it was built from the pinned
+# module version (e.g. a binary copied from another cache).
+build_tool() {
+  local name="$1" module="$2" pkg="$3" version="$4"
+  local bin="$BIN/$name" stamp="$BIN/$name.version" want="$module@$version"
+  if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    say "$name $version: cached"
+    return
+  fi
+  if [ -x "$bin" ] && [ ! -f "$stamp" ] \
+    && go version -m "$bin" 2>/dev/null | awk '$1=="mod"{print $2"@"$3}' | grep -qxF "$want"; then
+    printf '%s\n' "$want" >"$stamp"
+    say "$name $version: adopted existing binary"
+    return
+  fi
+  say "$name $version: building (takes several minutes)"
+  local tmp start
+  tmp="$(mktemp -d "$ROOT/.tmp/gobuild-$name.XXXXXX")"
+  start=$SECONDS
+  if ! GOBIN="$tmp" GOFLAGS=-buildvcs=false CGO_ENABLED=1 go install "$pkg@$version" >"$tmp/build.log" 2>&1; then
+    tail -n 30 "$tmp/build.log" >&2
+    rm -rf "$tmp"
+    die "building $name failed"
+  fi
+  mv -f "$tmp/$name" "$bin"
+  rm -rf "$tmp"
+  printf '%s\n' "$want" >"$stamp"
+  say "$name $version: built in $((SECONDS - start))s"
+}
+
+build_tool minio "$MINIO_MODULE" "$MINIO_MODULE" "$MINIO_VERSION"
+build_tool litestream "$LITESTREAM_MODULE" "$LITESTREAM_PKG" "$LITESTREAM_VERSION"
+
+# --- node native module ----------------------------------------------------
+if ! (cd "$ROOT" && node -e "const D=require('better-sqlite3'); new D(':memory:').prepare('select 1').get()") >/dev/null 2>&1; then
+  die "node_modules/better-sqlite3 does not load; run 'npm ci' (or 'npm rebuild better-sqlite3')"
+fi
+say "better-sqlite3 loads"
+say "ready ($BIN)"
