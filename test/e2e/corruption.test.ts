@@ -124,7 +124,7 @@ test('flipped bytes in a WAL segment object → 65', { timeout: 120_000 }, async
 
 test('a WAL frame with a bad checksum inside a well-formed LZ4 object → 65', { timeout: 120_000 }, async () => {
   await restoreDamaged('wal-checksum', async (s) => {
-    const wal = lz4Decode(await s.get(middle.key));
+    const wal = await lz4Decode(await s.get(middle.key));
     // The segment starts on a frame boundary: 24-byte frame header, then the page.
     const at = 24 + 100;
     assert.ok(wal.length > at);

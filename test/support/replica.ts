@@ -199,7 +199,7 @@ export const hex8 = (n: number): string => n.toString(16).padStart(8, '0');
 export async function endPosition(store: ReplicaStore, g: Generation): Promise<{ index: number; offset: number }> {
   const last = g.wal.at(-1);
   if (!last) throw new Error(`generation ${g.id} has no WAL segments`);
-  const data = lz4Decode(await store.get(last.key));
+  const data = await lz4Decode(await store.get(last.key));
   return { index: last.index, offset: last.offset + data.length };
 }
 
