@@ -22,8 +22,6 @@ export interface BuildOptions {
   readonly concurrency: number;
   readonly signal: AbortSignal;
   readonly onBytes: (n: number) => void;
-  /** File mode of the new database. */
-  readonly mode?: number;
 }
 
 export interface BuildResult {
@@ -52,7 +50,8 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
   const [first, ...rest] = plan.steps;
   if (first?.kind !== 'snapshot') throw new CorruptBackupError(`${plan.layout} plan does not start with a snapshot`);
 
-  const db = await open(options.dbTempPath, 'wx+', options.mode ?? 0o644);
+  // Private until published: the final mode and owner are set just before the rename.
+  const db = await open(options.dbTempPath, 'wx+', 0o600);
   let spill: SpillFile | undefined;
   try {
     const fetched = fetchInOrder<PlanStep>(store, plan.steps, {

@@ -24,8 +24,17 @@ export interface S3Settings {
   readonly maxAttempts: number;
 }
 
+export interface FileOwnership {
+  /** Permission bits of the restored database, applied whatever the umask. */
+  readonly mode: number;
+  /** Owner to set, when the app runs under another uid than this container. */
+  readonly uid: number | undefined;
+  readonly gid: number | undefined;
+}
+
 export interface Config {
   readonly replica: ReplicaLocation;
+  readonly file: FileOwnership;
   readonly s3: S3Settings;
   readonly dbPath: string;
   readonly ifExists: IfExists;
@@ -55,6 +64,9 @@ export const CONFIG_VARIABLES = [
   'SQLITE_RESTORE_MAX_ATTEMPTS',
   'SQLITE_RESTORE_LOG_LEVEL',
   'SQLITE_RESTORE_TERMINATION_LOG',
+  'SQLITE_RESTORE_FILE_MODE',
+  'SQLITE_RESTORE_FILE_UID',
+  'SQLITE_RESTORE_FILE_GID',
 ] as const;
 
 export function parseReplicaUrl(raw: string): ReplicaLocation {
@@ -145,8 +157,17 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
             ? 'WHEN_REQUIRED'
             : undefined;
 
+    const rawMode = env.get('SQLITE_RESTORE_FILE_MODE').default('0644').example('0660').asString();
+    if (!/^0?[0-7]{3}$/.test(rawMode)) {
+      throw new ConfigError('SQLITE_RESTORE_FILE_MODE must be octal permission bits such as 0644 or 0660');
+    }
     const config: Config = {
       replica,
+      file: Object.freeze({
+        mode: Number.parseInt(rawMode, 8),
+        uid: env.get('SQLITE_RESTORE_FILE_UID').example('1000').asIntPositive(),
+        gid: env.get('SQLITE_RESTORE_FILE_GID').example('1000').asIntPositive(),
+      }),
       s3: Object.freeze({
         endpoint: endpoint?.replace(/\/+$/, ''),
         forcePathStyle,
@@ -203,6 +224,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     ifExists: config.ifExists,
     ifNoBackup: config.ifNoBackup,
     verify: config.verify,
+    file: { mode: `0${config.file.mode.toString(8)}`, uid: config.file.uid, gid: config.file.gid },
     markerPath: config.markerPath,
     timeoutSeconds: config.timeoutSeconds,
     concurrency: config.concurrency,

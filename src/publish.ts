@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { toLocalIoError } from './errors.js';
+import type { FileOwnership } from './config.js';
+import { LocalIoError, toLocalIoError } from './errors.js';
 import { TEMP_TAG } from './target.js';
 
 async function fsyncPath(file: string, flags: string): Promise<void> {
@@ -16,8 +17,27 @@ async function fsyncPath(file: string, flags: string): Promise<void> {
   }
 }
 
-export async function publishFile(tempPath: string, targetPath: string): Promise<void> {
+/** Sets mode and owner on the finished file, before anyone can see it. */
+async function applyOwnership(file: string, ownership: FileOwnership): Promise<void> {
+  await fs.chmod(file, ownership.mode);
+  if (ownership.uid === undefined && ownership.gid === undefined) return;
   try {
+    await fs.chown(file, ownership.uid ?? -1, ownership.gid ?? -1);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EPERM') {
+      throw new LocalIoError(
+        `cannot change the owner of ${file} to uid ${ownership.uid ?? '-'} gid ${ownership.gid ?? '-'}: a non-root container may only set a group it belongs to; use fsGroup and SQLITE_RESTORE_FILE_MODE=0660 instead`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+export async function publishFile(tempPath: string, targetPath: string, ownership: FileOwnership): Promise<void> {
+  try {
+    await applyOwnership(tempPath, ownership);
     await fsyncPath(tempPath, 'r+');
     for (const suffix of ['-wal', '-shm', '-journal']) await fs.rm(`${targetPath}${suffix}`, { force: true });
     await fs.rename(tempPath, targetPath);

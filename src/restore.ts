@@ -100,7 +100,7 @@ export async function restore({ config, store, layout, log, signal }: RestoreDep
 
     signal.throwIfAborted();
     const tPublish = Date.now();
-    await publishFile(temp.db, config.dbPath);
+    await publishFile(temp.db, config.dbPath, config.file);
     const publishMs = Date.now() - tPublish;
 
     const databaseBytes = verified.pageCount * verified.pageSize;
