@@ -22,6 +22,8 @@ export interface S3Settings {
   /** Undefined leaves the SDK default (which also honours the AWS_* variables). */
   readonly checksumMode: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED' | undefined;
   readonly maxAttempts: number;
+  /** A response body that delivers nothing for this long is dropped and resumed. */
+  readonly idleTimeoutMs: number;
 }
 
 export interface FileOwnership {
@@ -62,6 +64,7 @@ export const CONFIG_VARIABLES = [
   'SQLITE_RESTORE_TIMEOUT_SECONDS',
   'SQLITE_RESTORE_CONCURRENCY',
   'SQLITE_RESTORE_MAX_ATTEMPTS',
+  'SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS',
   'SQLITE_RESTORE_LOG_LEVEL',
   'SQLITE_RESTORE_TERMINATION_LOG',
   'SQLITE_RESTORE_FILE_MODE',
@@ -174,6 +177,12 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
         region,
         checksumMode,
         maxAttempts: positive(env.get('SQLITE_RESTORE_MAX_ATTEMPTS').default('6').asIntPositive(), 'SQLITE_RESTORE_MAX_ATTEMPTS'),
+        idleTimeoutMs:
+          1000 *
+          positive(
+            env.get('SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS').default('30').asIntPositive(),
+            'SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS',
+          ),
       }),
       dbPath,
       ifExists: env.get('SQLITE_RESTORE_IF_EXISTS').default('skip').asEnum(['skip', 'overwrite']),

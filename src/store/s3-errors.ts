@@ -101,6 +101,7 @@ export function isTransient(err: unknown): boolean {
     networkCodes.has(e.code ?? '') ||
     e.name === 'TimeoutError' ||
     e.name === 'IdleTimeoutError' ||
+    e.name === 'ShortBodyError' ||
     (status === undefined && e.name !== 'AbortError' && !(err instanceof RestoreError))
   );
 }

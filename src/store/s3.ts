@@ -15,25 +15,32 @@ export interface S3StoreOptions {
   readonly prefix: string;
   readonly settings: S3Settings;
   readonly concurrency: number;
-  /** A body that delivers nothing for this long is dropped and resumed. */
-  readonly idleTimeoutMs?: number;
+  /** Objects larger than two parts are fetched as ranged parts in parallel. */
+  readonly partSize?: number;
 }
+
+const DEFAULT_PART_SIZE = 8 << 20;
 
 class IdleTimeoutError extends Error {
   override name = 'IdleTimeoutError';
+}
+
+/** A body that ended early without an error: resumed like a dropped connection. */
+class ShortBodyError extends Error {
+  override name = 'ShortBodyError';
 }
 
 export class S3Store implements Store {
   readonly location: string;
   private readonly client: S3Client;
   private readonly root: string;
-  private readonly idleTimeoutMs: number;
+  private readonly partSize: number;
 
   constructor(private readonly options: S3StoreOptions) {
     const { settings } = options;
     this.root = options.prefix ? `${options.prefix}/` : '';
     this.location = `s3://${options.bucket}/${options.prefix}${settings.endpoint ? ` at ${settings.endpoint}` : ''}`;
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    this.partSize = options.partSize ?? DEFAULT_PART_SIZE;
     const agent = { keepAlive: true, maxSockets: options.concurrency + 2 };
     this.client = new S3Client({
       region: settings.region,
@@ -76,40 +83,80 @@ export class S3Store implements Store {
   }
 
   read(info: ObjectInfo, options: ReadOptions): Readable {
-    return Readable.from(this.chunks(info, options), { objectMode: false });
+    const parallel = info.size > 2 * this.partSize && this.options.concurrency > 1;
+    return Readable.from(parallel ? this.parts(info, options) : this.range(info, 0, info.size, options), {
+      objectMode: false,
+    });
   }
 
-  /** Yields the object's bytes, resuming after transient failures. */
-  private async *chunks(info: ObjectInfo, { signal, onBytes }: ReadOptions): AsyncGenerator<Buffer> {
+  /**
+   * Ranged GETs of `partSize` bytes, up to `concurrency` in flight, yielded in
+   * order: memory holds at most `concurrency` parts whatever the object size.
+   */
+  private async *parts(info: ObjectInfo, options: ReadOptions): AsyncGenerator<Buffer> {
+    // Stops the other parts as soon as one fails or the reader goes away.
+    const local = new AbortController();
+    const signal = AbortSignal.any([options.signal, local.signal]);
+    const count = Math.ceil(info.size / this.partSize);
+    const inflight: Array<Promise<Buffer[]>> = [];
+    let next = 0;
+    const launch = () => {
+      const start = next * this.partSize;
+      const end = Math.min(info.size, start + this.partSize);
+      const part = collect(this.range(info, start, end, { signal, onBytes: options.onBytes }));
+      part.catch(() => undefined); // surfaced when its turn comes
+      inflight.push(part);
+      next += 1;
+    };
+    try {
+      while (next < count && inflight.length < this.options.concurrency) launch();
+      while (inflight.length > 0) {
+        const chunks = await (inflight.shift() as Promise<Buffer[]>);
+        if (next < count) launch();
+        yield* chunks;
+      }
+    } finally {
+      local.abort();
+    }
+  }
+
+  /**
+   * Yields bytes [start, end) of the object, resuming after transient
+   * failures from the last byte received, pinned to the listed ETag.
+   */
+  private async *range(info: ObjectInfo, start: number, end: number, { signal, onBytes }: ReadOptions): AsyncGenerator<Buffer> {
     const key = this.root + info.key;
-    let position = 0;
+    const whole = start === 0 && end === info.size;
+    let position = start;
     let failures = 0;
     let etag = info.etag;
-    while (position < info.size || (position === 0 && info.size === 0)) {
+    while (position < end || (whole && info.size === 0)) {
       signal.throwIfAborted();
       let body: Readable | undefined;
       try {
+        const ranged = !whole || position > start;
         const response = await this.client.send(
           new GetObjectCommand({
             Bucket: this.options.bucket,
             Key: key,
-            Range: position > 0 ? `bytes=${position}-` : undefined,
-            IfMatch: position > 0 ? etag : undefined,
+            Range: ranged ? `bytes=${position}-${end - 1}` : undefined,
+            IfMatch: etag,
           }),
           { abortSignal: signal },
         );
         etag ??= response.ETag;
         body = response.Body as Readable;
-        for await (const chunk of withIdleTimeout(body, this.idleTimeoutMs)) {
+        for await (const chunk of withIdleTimeout(body, this.options.settings.idleTimeoutMs)) {
           position += chunk.length;
           failures = 0;
           onBytes?.(chunk.length);
-          if (position > info.size) break;
+          if (position > end) break;
           yield chunk;
         }
-        if (position !== info.size) {
-          throw new CorruptBackupError(`${info.key}: object is ${position} bytes, but was listed as ${info.size}`);
+        if (position > end) {
+          throw new CorruptBackupError(`${info.key}: the server sent more than the ${info.size} bytes listed`);
         }
+        if (position < end) throw new ShortBodyError(`body ended at byte ${position} of ${end}`);
         return;
       } catch (err) {
         body?.destroy();
@@ -118,11 +165,17 @@ export class S3Store implements Store {
         if (!isTransient(err) || failures >= this.options.settings.maxAttempts) {
           throw mapS3Error(err, `downloading ${info.key}`, this.options.bucket);
         }
-        // Exponential backoff with jitter, per consecutive failure.
+        // Exponential backoff with jitter, counted per consecutive failure.
         await sleep(Math.min(10_000, 200 * 2 ** failures) * (0.5 + Math.random() / 2), undefined, { signal });
       }
     }
   }
+}
+
+async function collect(source: AsyncIterable<Buffer>): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of source) chunks.push(chunk);
+  return chunks;
 }
 
 /** Iterates a body, destroying it when no data arrives for `ms`. */
