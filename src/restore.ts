@@ -69,6 +69,7 @@ export async function restore({ config, store, layout, log, signal }: RestoreDep
       `no backup found at ${store.location}; set SQLITE_RESTORE_IF_NO_BACKUP=allow if an empty start is acceptable`,
     );
   }
+  for (const warning of plan.warnings) log.warn({ event: 'backup-warning' }, warning);
   const totalBytes = plan.steps.reduce((sum, step) => sum + step.object.size, 0);
   log.info(
     { event: 'plan', layout: plan.layout, source: plan.source, objects: plan.steps.length, totalBytes, durationMs: planMs },
@@ -112,6 +113,7 @@ export async function restore({ config, store, layout, log, signal }: RestoreDep
       bytes: { downloaded: progress.bytes, database: databaseBytes },
       sha256,
       verify: config.verify,
+      ...(plan.warnings.length > 0 ? { warnings: plan.warnings } : {}),
       durationsMs: { plan: planMs, download: downloadMs, verify: verifyMs, publish: publishMs, total: Date.now() - t0 },
     }).then((marker) => {
       log.info(

@@ -27,6 +27,8 @@ export interface RestorePlan {
   readonly layout: string;
   /** Layout-specific identity of the chosen backup, copied into the marker and logs. */
   readonly source: Readonly<Record<string, string | number>>;
+  /** Things the operator should know about this backup; logged and kept in the marker. */
+  readonly warnings: readonly string[];
   /** A snapshot first, then WAL segments in apply order. */
   readonly steps: readonly PlanStep[];
   /** Key of the object that should exist at a WAL position, for error messages about gaps. */

@@ -267,6 +267,7 @@ test('hostile and foreign keys are ignored and counted', () => {
   const { plan, ignored } = planV3(shuffle([...good, ...hostile]));
   assert.equal(ignored, hostile.length);
   assert.ok(plan);
+  assert.deepEqual(plan.warnings, [`${hostile.length} object(s) under generations/ do not follow the Litestream v0.3 naming and were ignored`]);
   // Their (newer) timestamps neither change the generation nor create ambiguity.
   assert.equal(plan.source.generation, GEN_A);
   assert.equal(plan.source.snapshotIndex, 1);

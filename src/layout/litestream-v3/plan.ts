@@ -49,10 +49,14 @@ export function planV3(objects: Iterable<ObjectInfo>): V3Listing {
       `ambiguous backup: generations ${newest.id} and ${runnerUp.id} were both last updated at ${new Date(newest.updatedAt).toISOString()}; is more than one Litestream writing to this path?`,
     );
   }
-  return { plan: planGeneration(newest), ignored };
+  const plan = planGeneration(newest);
+  if (ignored > 0) {
+    plan.warnings.push(`${ignored} object(s) under generations/ do not follow the Litestream v0.3 naming and were ignored`);
+  }
+  return { plan, ignored };
 }
 
-function planGeneration(gen: Generation): RestorePlan {
+function planGeneration(gen: Generation): RestorePlan & { warnings: string[] } {
   if (gen.snapshots.length === 0) {
     throw new CorruptBackupError(
       `newest generation ${gen.id} has no snapshot yet (Litestream may still be uploading it); refusing to fall back to an older generation`,
@@ -89,6 +93,7 @@ function planGeneration(gen: Generation): RestorePlan {
   return {
     layout: LAYOUT_NAME,
     source: { generation: gen.id, snapshotIndex: snapshot.index, snapshot: snapshotKey(gen.id, snapshot.index) },
+    warnings: [],
     steps: [{ kind: 'snapshot', object: snapshot.object, compression: 'lz4' }, ...steps],
     walKey: (index, offset) => walKey(gen.id, index, offset),
   };
