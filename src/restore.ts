@@ -93,10 +93,13 @@ export async function restore({ config, store, layout, log, signal }: RestoreDep
     await removeQuietly(temp.spill);
 
     const tVerify = Date.now();
-    const verified = await verifyDatabase(temp.db, config.verify, plan.source.snapshot?.toString() ?? plan.layout);
+    // SQLite checks the file in a worker thread while this thread hashes it.
+    const [verified, sha256] = await Promise.all([
+      verifyDatabase(temp.db, config.verify, plan.source.snapshot?.toString() ?? plan.layout, signal),
+      sha256Of(temp.db, signal),
+    ]);
     // Opening the file for checks may leave SQLite's side files: never publish those.
     for (const suffix of ['-wal', '-shm']) await removeQuietly(`${temp.db}${suffix}`);
-    const sha256 = await sha256Of(temp.db, signal);
     const verifyMs = Date.now() - tVerify;
 
     signal.throwIfAborted();

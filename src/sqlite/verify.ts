@@ -1,10 +1,11 @@
 // Checks a finished database file before anyone may see it: header and size
 // consistency, then SQLite's own quick_check or integrity_check.
 import fs from 'node:fs/promises';
-import Database from 'better-sqlite3';
+import { Worker } from 'node:worker_threads';
 import type { VerifyLevel } from '../config.js';
 import { CorruptBackupError } from '../errors.js';
 import { checkDbFile, DB_HEADER_SIZE, parseDbHeader } from './header.js';
+import type { SqliteCheckResult } from './sqlite-check.js';
 
 export interface VerifyResult {
   readonly pageSize: number;
@@ -28,32 +29,46 @@ export async function checkHeader(file: string): Promise<VerifyResult | string> 
   }
 }
 
-export async function verifyDatabase(file: string, level: VerifyLevel, label: string): Promise<VerifyResult> {
+function checkInWorker(file: string, level: 'quick' | 'full', signal: AbortSignal): Promise<SqliteCheckResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: { file, level } });
+    const onAbort = () => void worker.terminate();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const settle = () => signal.removeEventListener('abort', onAbort);
+    worker.once('message', (message: { ok: true; result: SqliteCheckResult } | { ok: false; message: string }) => {
+      settle();
+      if (message.ok) resolve(message.result);
+      else reject(new Error(message.message));
+    });
+    worker.once('error', (err) => {
+      settle();
+      reject(err);
+    });
+    worker.once('exit', () => {
+      settle();
+      // Terminated by an abort, or died without answering.
+      reject(signal.aborted ? signal.reason : new Error('verification worker exited without a result'));
+    });
+  });
+}
+
+export async function verifyDatabase(file: string, level: VerifyLevel, label: string, signal: AbortSignal): Promise<VerifyResult> {
   const result = await checkHeader(file);
   if (typeof result === 'string') throw new CorruptBackupError(`${label}: restored file failed verification: ${result}`);
   if (level === 'none') return result;
-  let db: Database.Database | undefined;
+  const check = level === 'full' ? 'integrity_check' : 'quick_check';
+  let outcome: SqliteCheckResult;
   try {
-    db = new Database(file, { fileMustExist: true });
-    // Exclusive locking keeps the WAL index in memory: no -shm file is created.
-    db.pragma('locking_mode = EXCLUSIVE');
-    db.pragma('query_only = ON');
-    const rows = db.pragma(level === 'full' ? 'integrity_check(20)' : 'quick_check(20)', { simple: false }) as Array<
-      Record<string, string>
-    >;
-    const messages = rows.map((row) => Object.values(row)[0]);
-    if (messages.length !== 1 || messages[0] !== 'ok') {
-      throw new CorruptBackupError(`${label}: restored database failed ${level === 'full' ? 'integrity_check' : 'quick_check'}: ${messages.slice(0, 3).join('; ')}`);
-    }
-    const pageCount = db.pragma('page_count', { simple: true }) as number;
-    if (pageCount !== result.pageCount) {
-      throw new CorruptBackupError(`${label}: SQLite reports ${pageCount} pages but the file holds ${result.pageCount}`);
-    }
-    return result;
+    outcome = await checkInWorker(file, level, signal);
   } catch (err) {
-    if (err instanceof CorruptBackupError) throw err;
+    if (signal.aborted) throw err;
     throw new CorruptBackupError(`${label}: restored database cannot be opened by SQLite: ${(err as Error).message}`, { cause: err });
-  } finally {
-    db?.close();
   }
+  if (outcome.messages.length !== 1 || outcome.messages[0] !== 'ok') {
+    throw new CorruptBackupError(`${label}: restored database failed ${check}: ${outcome.messages.slice(0, 3).join('; ')}`);
+  }
+  if (outcome.pageCount !== result.pageCount) {
+    throw new CorruptBackupError(`${label}: SQLite reports ${outcome.pageCount} pages but the file holds ${result.pageCount}`);
+  }
+  return result;
 }
