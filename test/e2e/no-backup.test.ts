@@ -62,3 +62,22 @@ test('empty prefix with SQLITE_RESTORE_IF_NO_BACKUP=allow → 0, first-boot mark
   assert.equal(marker.database, dbPath);
   await assertNoLeftovers(dir);
 });
+
+test('a bucket that does not exist is a configuration error (78), never an allowed first boot', { timeout: 120_000 }, async () => {
+  const dir = path.join(work, 'no-bucket');
+  await mkdir(dir);
+  const dbPath = path.join(dir, 'app.db');
+  const terminationLog = path.join(dir, 'termination-log');
+  const r = await runRestore(
+    cliEnv({
+      replicaUrl: 's3://no-such-bucket/app',
+      dbPath,
+      terminationLog,
+      s3: s3Env(minio),
+      extra: { SQLITE_RESTORE_IF_NO_BACKUP: 'allow' },
+    }),
+  );
+  assertExit(r, 78);
+  assert.match(await readTerminationLog(terminationLog), /no-such-bucket.*does not exist/);
+  await assert.rejects(readMarker(`${dbPath}.restore.json`), 'no marker: nothing was decided');
+});
