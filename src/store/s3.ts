@@ -52,7 +52,14 @@ export class S3Store implements Store {
       ...(settings.checksumMode
         ? { requestChecksumCalculation: settings.checksumMode, responseChecksumValidation: settings.checksumMode }
         : {}),
-      requestHandler: { connectionTimeout: 5_000, httpAgent: agent, httpsAgent: agent },
+      // Response headers that never come are a stall too: the SDK retries the request.
+      requestHandler: {
+        connectionTimeout: 5_000,
+        requestTimeout: settings.idleTimeoutMs,
+        throwOnRequestTimeout: true,
+        httpAgent: agent,
+        httpsAgent: agent,
+      },
     });
   }
 

@@ -5,17 +5,12 @@ import { access, constants } from 'node:fs/promises';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { makeTempDir, minioBin, removeDir } from './paths.js';
 import { sleep, startProcess, type ManagedProcess } from './process.js';
+import type { S3Endpoint, S3Server } from './s3-server.js';
 
-export interface S3Endpoint {
-  endpoint: string;
-  accessKey: string;
-  secretKey: string;
-  region: string;
-}
+export type { S3Endpoint, S3Server } from './s3-server.js';
 
-export interface Minio extends S3Endpoint {
+export interface Minio extends S3Server {
   process: ManagedProcess;
-  stop(): Promise<void>;
 }
 
 /** A TCP port that was free on 127.0.0.1 a moment ago. */
