@@ -1,16 +1,21 @@
 // Executes a restore plan into a new file: the snapshot is streamed in, WAL
 // segments are validated frame by frame and folded into a page map (pages
-// spilled to disk), and finally each surviving page is written once.
+// spilled to disk), and finally each surviving page is written once. LTX plans
+// (Litestream v0.5) take the same path with pages instead of WAL frames: the
+// first file's pages go straight into the file, later files are folded, one
+// commit per file.
 import fs from 'node:fs/promises';
 import { PassThrough, type Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { CorruptBackupError, toLocalIoError } from './errors.js';
 import { fetchInOrder } from './fetch.js';
-import type { Compression, PlanStep, RestorePlan, WalStep } from './layout/layout.js';
+import type { Compression, LtxStep, PlanStep, RestorePlan, SnapshotStep, WalStep } from './layout/layout.js';
+import { hex64, HEADER_FLAG_NO_CHECKSUM, isSnapshot, LtxDecoder, type LtxHeader, type LtxSummary } from './layout/ltx/decoder.js';
+import { txidHex } from './layout/ltx/keys.js';
 import { createLz4FrameDecoder } from './lz4/frame.js';
 import { DB_HEADER_SIZE, parseDbHeader } from './sqlite/header.js';
 import { PageFolder } from './sqlite/page-folder.js';
 import { WalReader } from './sqlite/wal.js';
+import { pump } from './sink.js';
 import { SpillFile } from './spill.js';
 import type { Store } from './store/store.js';
 
@@ -33,10 +38,14 @@ export interface BuildResult {
   readonly pagesWritten: number;
   /** Last WAL position applied: WAL index and the end offset inside it. */
   readonly position: { readonly index: number; readonly offset: number } | undefined;
+  /** LTX plans: files applied and the TXID the database is at. */
+  readonly ltx?: { readonly files: number; readonly txid: string };
 }
 
 const PREFETCH_BUDGET = 64 << 20;
 const COPY_RUN_LIMIT = 4 << 20;
+/** LTX pages appended to the spill between drains (64 pages of 64 KiB fill one spill buffer). */
+const SPILL_DRAIN_PAGES = 64;
 
 async function decoder(compression: Compression, name: string): Promise<Transform> {
   return compression === 'lz4' ? createLz4FrameDecoder({ name }) : new PassThrough();
@@ -48,7 +57,9 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
   const local = new AbortController();
   const signal = AbortSignal.any([options.signal, local.signal]);
   const [first, ...rest] = plan.steps;
-  if (first?.kind !== 'snapshot') throw new CorruptBackupError(`${plan.layout} plan does not start with a snapshot`);
+  if (first?.kind !== 'snapshot' && first?.kind !== 'ltx') {
+    throw new CorruptBackupError(`${plan.layout} plan does not start with a snapshot`);
+  }
 
   // Private until published: the final mode and owner are set just before the rename.
   const db = await open(options.dbTempPath, 'wx+', 0o600);
@@ -63,13 +74,17 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
     const iterator = fetched[Symbol.asyncIterator]();
     const head = await iterator.next();
     if (head.done) throw new CorruptBackupError('empty plan');
-    const snapshot = await writeSnapshot(head.value.body, head.value.step, db, signal);
+    const isLtx = head.value.step.kind === 'ltx';
+    const ltxSnapshot = isLtx ? await writeLtxSnapshot(head.value.body, head.value.step as LtxStep, db, signal) : undefined;
+    const snapshot = ltxSnapshot ?? (await writeSnapshot(head.value.body, head.value.step as SnapshotStep, db, signal));
 
     spill = await SpillFile.create(options.spillPath).catch((err: unknown) => {
       throw toLocalIoError(err, `creating ${options.spillPath}`);
     });
     const folder = new PageFolder();
-    const wal = await foldWal(iterator, rest.length, plan, snapshot.pageSize, spill, folder, signal);
+    const wal = ltxSnapshot
+      ? await foldLtx(iterator, rest.length, ltxSnapshot.summary, spill, folder, signal)
+      : await foldWal(iterator, rest.length, plan, snapshot.pageSize, spill, folder, signal);
     await spill.flush();
 
     const fold = folder.result();
@@ -83,11 +98,12 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
     return {
       pageSize: snapshot.pageSize,
       pageCount: finalPages,
-      walSegments: rest.length,
+      walSegments: ltxSnapshot ? 0 : rest.length,
       walFrames: wal.frames,
       transactions: folder.transactions,
       pagesWritten: written,
       position: wal.position,
+      ...(ltxSnapshot ? { ltx: { files: plan.steps.length, txid: txidHex((plan.steps.at(-1) as LtxStep).maxTxid) } } : {}),
     };
   } catch (err) {
     throw toLocalIoError(err, `building ${options.dbTempPath}`);
@@ -108,24 +124,24 @@ async function open(path: string, flags: string, mode: number): Promise<fs.FileH
 
 async function writeSnapshot(
   body: Readable,
-  step: PlanStep,
+  step: SnapshotStep,
   db: fs.FileHandle,
   signal: AbortSignal,
 ): Promise<{ pageSize: number; pages: number }> {
   const name = step.object.key;
   let position = 0;
   const head = Buffer.alloc(DB_HEADER_SIZE);
-  await pipeline(
+  await pump(
     body,
     await decoder(step.compression, name),
-    async function (source: AsyncIterable<Buffer>) {
+    async (source) => {
       for await (const chunk of source) {
         if (position < DB_HEADER_SIZE) chunk.copy(head, position, 0, Math.min(chunk.length, DB_HEADER_SIZE - position));
         await writeAll(db, chunk, position);
         position += chunk.length;
       }
     },
-    { signal },
+    signal,
   );
   const header = parseDbHeader(position >= DB_HEADER_SIZE ? head : head.subarray(0, position));
   if (typeof header === 'string') throw new CorruptBackupError(`${name}: snapshot is ${header}`);
@@ -178,10 +194,10 @@ async function foldWal(
       );
     }
     wal.setName(name);
-    await pipeline(
+    await pump(
       next.value.body,
       await decoder(step.compression, name),
-      async function (source: AsyncIterable<Buffer>) {
+      async (source) => {
         for await (const chunk of source) {
           wal.push(chunk);
           const header = wal.walHeader;
@@ -191,11 +207,168 @@ async function foldWal(
           await spill.drain();
         }
       },
-      { signal },
+      signal,
     );
   }
   finish();
   return { frames, position: reader ? { index: readerIndex, offset: reader.offset } : undefined };
+}
+
+/** Streams the LTX decoder's pages out of `body`; `onPage` may await, e.g. to write them out. */
+async function decodeLtx(
+  body: Readable,
+  step: LtxStep,
+  signal: AbortSignal,
+  onPage: (pgno: number, data: Uint8Array) => void | Promise<void>,
+  afterChunk: () => Promise<void>,
+): Promise<LtxSummary> {
+  const name = step.object.key;
+  const decoder = new LtxDecoder({ name });
+  let checked = false;
+  await pump(
+    body,
+    undefined,
+    async (source) => {
+      for await (const chunk of source) {
+        decoder.push(chunk);
+        // One page at a time: a small chunk may decompress to many pages.
+        for (let page = decoder.read(); page; page = decoder.read()) {
+          if (!checked) checked = checkRange(decoder.header as LtxHeader, step);
+          await onPage(page.pgno, page.data);
+        }
+        await afterChunk();
+      }
+    },
+    signal,
+  );
+  const summary = decoder.end();
+  checkRange(summary.header, step);
+  return summary;
+}
+
+/** The key names the range; the header must agree, or the file is not what the plan needs. */
+function checkRange(header: LtxHeader, step: LtxStep): true {
+  if (header.minTxid !== step.minTxid || header.maxTxid !== step.maxTxid) {
+    throw new CorruptBackupError(
+      `${step.object.key}: header says TXIDs ${txidHex(header.minTxid)}-${txidHex(header.maxTxid)}, the name says ${txidHex(step.minTxid)}-${txidHex(step.maxTxid)}`,
+    );
+  }
+  return true;
+}
+
+/** The first LTX file: a whole database, its pages written in place (the lock page stays a hole of zeros). */
+async function writeLtxSnapshot(
+  body: Readable,
+  step: LtxStep,
+  db: fs.FileHandle,
+  signal: AbortSignal,
+): Promise<{ pageSize: number; pages: number; summary: LtxSummary }> {
+  const name = step.object.key;
+  if (step.minTxid !== 1n) throw new CorruptBackupError(`${name}: an LTX restore must start with a snapshot (TXID 1)`);
+  let run = Buffer.allocUnsafe(0);
+  let runStart = 0; // first page of the run
+  let runPages = 0;
+  let pageSize = 0;
+  const flush = async () => {
+    if (runPages === 0) return;
+    await writeAll(db, run.subarray(0, runPages * pageSize), (runStart - 1) * pageSize);
+    runPages = 0;
+  };
+  const summary = await decodeLtx(
+    body,
+    step,
+    signal,
+    async (pgno, data) => {
+      if (pageSize === 0) {
+        pageSize = data.length;
+        run = Buffer.allocUnsafe(Math.max(COPY_RUN_LIMIT, pageSize));
+      }
+      if (pgno === 1) {
+        const header = parseDbHeader(data);
+        if (typeof header === 'string') throw new CorruptBackupError(`${name}: snapshot page 1 is ${header}`);
+        if (header.pageSize !== pageSize) {
+          throw new CorruptBackupError(`${name}: database page size ${header.pageSize} differs from the LTX page size ${pageSize}`);
+        }
+      }
+      // Pages ascend; a run breaks at the lock page or when the buffer is full.
+      if (runPages > 0 && (pgno !== runStart + runPages || (runPages + 1) * pageSize > run.length)) await flush();
+      if (runPages === 0) runStart = pgno;
+      run.set(data, runPages * pageSize);
+      runPages += 1;
+    },
+    async () => undefined,
+  );
+  await flush();
+  const { header } = summary;
+  // Sets the size, and leaves any page the file does not hold (the lock page) as zeros.
+  await db.truncate(header.commit * header.pageSize);
+  return { pageSize: header.pageSize, pages: header.commit, summary };
+}
+
+/** Later LTX files: each is one commit to `commit` pages; pages go to the spill file and the folder. */
+async function foldLtx(
+  iterator: AsyncIterator<{ step: PlanStep; body: Readable }>,
+  count: number,
+  snapshot: LtxSummary,
+  spill: SpillFile,
+  folder: PageFolder,
+  signal: AbortSignal,
+): Promise<{ frames: number; position: BuildResult['position'] }> {
+  let previous = snapshot;
+  let dbSize = snapshot.header.commit;
+  for (let i = 0; i < count; i += 1) {
+    const next = await iterator.next();
+    if (next.done) break;
+    const step = next.value.step as LtxStep;
+    const name = step.object.key;
+    // The folder commits on a page with a size, so each page is held back until the next one (or the end) is known.
+    let held: [number, number] | undefined;
+    let pages = 0;
+    const summary = await decodeLtx(
+      next.value.body,
+      step,
+      signal,
+      async (pgno, data) => {
+        if (held) folder.add(held[0], held[1], 0);
+        held = [pgno, spill.append(data)];
+        // A few compressed bytes can hold many pages: write full spill buffers out as they fill.
+        pages += 1;
+        if (pages % SPILL_DRAIN_PAGES === 0) await spill.drain();
+      },
+      () => spill.drain(),
+    );
+    const { header } = summary;
+    if (header.pageSize !== snapshot.header.pageSize) {
+      throw new CorruptBackupError(`${name}: LTX page size ${header.pageSize} differs from the snapshot's ${snapshot.header.pageSize}`);
+    }
+    checkChain(previous, summary, name);
+    if (held) folder.add(held[0], held[1], header.commit);
+    else if (header.commit !== dbSize) {
+      throw new CorruptBackupError(`${name}: an LTX file without pages that resizes the database (${dbSize} -> ${header.commit}) is not supported`);
+    }
+    dbSize = header.commit;
+    previous = summary;
+  }
+  return { frames: 0, position: undefined };
+}
+
+/**
+ * Where one file starts right after the previous one ends, its pre-apply
+ * checksum (the database's rolling checksum before it) must be the previous
+ * file's post-apply checksum: this catches a file from another lineage that
+ * merely has the right TXIDs. Overlapping files and files written without
+ * checksums cannot be compared.
+ */
+function checkChain(previous: LtxSummary, current: LtxSummary, name: string): void {
+  const a = previous.header;
+  const b = current.header;
+  if (b.minTxid !== a.maxTxid + 1n || isSnapshot(b)) return;
+  if (((a.flags | b.flags) & HEADER_FLAG_NO_CHECKSUM) !== 0) return;
+  if (b.preApplyChecksum !== previous.trailer.postApplyChecksum) {
+    throw new CorruptBackupError(
+      `${name} does not continue the previous LTX file: its pre-apply checksum ${hex64(b.preApplyChecksum)} is not the database checksum ${hex64(previous.trailer.postApplyChecksum)} after TXID ${txidHex(a.maxTxid)}`,
+    );
+  }
 }
 
 /** Writes each surviving page once, coalescing runs that are adjacent in both files. */

@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import { describeConfig, loadConfig, type Config } from './config.js';
 import { AbortedError, ExitCode, InternalError, RestoreError, TemporaryError } from './errors.js';
-import { litestreamV3 } from './layout/litestream-v3/index.js';
+import { autoLayout, layoutByName } from './layout/detect.js';
+import type { Layout } from './layout/layout.js';
 import { createLogger, type Logger } from './log.js';
 import { restore } from './restore.js';
 import { FileStore } from './store/file.js';
@@ -14,7 +15,7 @@ import { TOOL } from './version.js';
 
 const USAGE = `Usage: sqlite-s3-restore [restore]
 
-Restores a SQLite database from a Litestream backup into SQLITE_RESTORE_DB_PATH.
+Restores a SQLite database from a Litestream (v0.3 or v0.5) backup into SQLITE_RESTORE_DB_PATH.
 Configured only through environment variables; see README.md for the list.
 Exit codes: 0 ok, 65 corrupt backup, 66 no backup, 70 internal, 74 local I/O,
 75 storage unavailable, 77 auth, 78 configuration, 130/143 interrupted.`;
@@ -24,6 +25,10 @@ function createStore(config: Config): Store {
   return replica.kind === 's3'
     ? new S3Store({ bucket: replica.bucket, prefix: replica.prefix, settings: config.s3, concurrency: config.concurrency })
     : new FileStore(replica.dir);
+}
+
+function chooseLayout(config: Config): Layout {
+  return config.layout === 'auto' ? autoLayout : layoutByName(config.layout);
 }
 
 function writeTerminationMessage(path: string | undefined, message: string): void {
@@ -62,7 +67,7 @@ async function runRestore(log: Logger): Promise<number> {
     timeout.addEventListener('abort', () =>
       controller.abort(new TemporaryError(`timed out after ${config.timeoutSeconds} s (SQLITE_RESTORE_TIMEOUT_SECONDS)`)),
     );
-    const marker = await restore({ config, store: createStore(config), layout: litestreamV3, log, signal: controller.signal });
+    const marker = await restore({ config, store: createStore(config), layout: chooseLayout(config), log, signal: controller.signal });
     log.info({ event: 'done', outcome: marker.outcome, marker, exitCode: 0 }, `restore finished: ${marker.outcome}`);
     writeTerminationMessage(terminationLog, `${marker.outcome}: ${marker.database}`);
     return ExitCode.ok;

@@ -10,6 +10,8 @@ export type IfExists = 'skip' | 'overwrite';
 export type IfNoBackup = 'fail' | 'allow';
 export type VerifyLevel = 'none' | 'quick' | 'full';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+/** Which backup layout to read; auto looks at the replica and picks the one it holds. */
+export type LayoutSetting = 'auto' | 'litestream-v0.3' | 'litestream-v0.5';
 
 export type ReplicaLocation =
   | { readonly kind: 's3'; readonly bucket: string; readonly prefix: string; readonly url: string }
@@ -36,6 +38,7 @@ export interface FileOwnership {
 
 export interface Config {
   readonly replica: ReplicaLocation;
+  readonly layout: LayoutSetting;
   readonly file: FileOwnership;
   readonly s3: S3Settings;
   readonly dbPath: string;
@@ -52,6 +55,7 @@ export interface Config {
 /** Every variable this tool reads; the README table documents exactly these. */
 export const CONFIG_VARIABLES = [
   'SQLITE_RESTORE_REPLICA_URL',
+  'SQLITE_RESTORE_LAYOUT',
   'SQLITE_RESTORE_DB_PATH',
   'SQLITE_RESTORE_S3_ENDPOINT',
   'SQLITE_RESTORE_S3_FORCE_PATH_STYLE',
@@ -166,6 +170,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     }
     const config: Config = {
       replica,
+      layout: env.get('SQLITE_RESTORE_LAYOUT').default('auto').asEnum(['auto', 'litestream-v0.3', 'litestream-v0.5']),
       file: Object.freeze({
         mode: Number.parseInt(rawMode, 8),
         uid: env.get('SQLITE_RESTORE_FILE_UID').example('1000').asIntPositive(),
@@ -228,6 +233,7 @@ function positive(value: number, name: string): number {
 export function describeConfig(config: Config): Record<string, unknown> {
   return {
     replica: config.replica.url,
+    layout: config.layout,
     s3: config.replica.kind === 's3' ? config.s3 : undefined,
     dbPath: config.dbPath,
     ifExists: config.ifExists,

@@ -127,6 +127,7 @@ export async function restore({ config, store, layout, log, signal }: RestoreDep
           transactions: built.transactions,
           pagesWritten: built.pagesWritten,
           pageSize: built.pageSize,
+          ...(built.ltx ? { ltxFiles: built.ltx.files, txid: built.ltx.txid } : {}),
         },
         'backup applied',
       );

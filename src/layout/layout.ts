@@ -21,7 +21,20 @@ export interface WalStep {
   readonly offset: number;
 }
 
-export type PlanStep = SnapshotStep | WalStep;
+/**
+ * One LTX file (Litestream v0.5): a compressed set of pages and the database
+ * size after them. The first step of an LTX plan is a whole database (its
+ * range starts at TXID 1); each later one is applied as one commit.
+ */
+export interface LtxStep {
+  readonly kind: 'ltx';
+  readonly object: ObjectInfo;
+  readonly level: number;
+  readonly minTxid: bigint;
+  readonly maxTxid: bigint;
+}
+
+export type PlanStep = SnapshotStep | WalStep | LtxStep;
 
 export interface RestorePlan {
   readonly layout: string;
@@ -29,9 +42,9 @@ export interface RestorePlan {
   readonly source: Readonly<Record<string, string | number>>;
   /** Things the operator should know about this backup; logged and kept in the marker. */
   readonly warnings: readonly string[];
-  /** A snapshot first, then WAL segments in apply order. */
+  /** A snapshot first, then WAL segments in apply order; or LTX steps only. */
   readonly steps: readonly PlanStep[];
-  /** Key of the object that should exist at a WAL position, for error messages about gaps. */
+  /** Key of the object that should exist at a WAL position, for error messages about gaps (WAL layouts). */
   walKey(walIndex: number, offset: number): string;
 }
 

@@ -14,6 +14,8 @@ MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
 LITESTREAM_MODULE="github.com/benbjohnson/litestream"
 LITESTREAM_PKG="github.com/benbjohnson/litestream/cmd/litestream"
 LITESTREAM_VERSION="v0.3.13"
+TOXIPROXY_MODULE="github.com/Shopify/toxiproxy/v2"
+TOXIPROXY_VERSION="v2.12.0"
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BIN="$ROOT/.cache/bin"
@@ -40,12 +42,13 @@ apt_install() {
 command -v go >/dev/null 2>&1 || die "Go (>= 1.24) is required to build MinIO and Litestream"
 command -v gcc >/dev/null 2>&1 || apt_install gcc libc6-dev
 
-# build_tool <name> <module> <package> <version>
-# The stamp file <name>.version holds "<module>@<version>". A binary without a
+# build_tool <name> <module> <package> <version> [<file go install writes>]
+# The last argument is for packages whose directory is not named like the tool
+# (default <name>). The stamp file <name>.version holds "<module>@<version>". A binary without a
 # stamp is adopted when `go version -m` shows it was built from the pinned
 # module version (e.g. a binary copied from another cache).
 build_tool() {
-  local name="$1" module="$2" pkg="$3" version="$4"
+  local name="$1" module="$2" pkg="$3" version="$4" built="${5:-$1}"
   local bin="$BIN/$name" stamp="$BIN/$name.version" want="$module@$version"
   if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     say "$name $version: cached"
@@ -66,7 +69,7 @@ build_tool() {
     rm -rf "$tmp"
     die "building $name failed"
   fi
-  mv -f "$tmp/$name" "$bin"
+  mv -f "$tmp/$built" "$bin"
   rm -rf "$tmp"
   printf '%s\n' "$want" >"$stamp"
   say "$name $version: built in $((SECONDS - start))s"
@@ -74,6 +77,13 @@ build_tool() {
 
 build_tool minio "$MINIO_MODULE" "$MINIO_MODULE" "$MINIO_VERSION"
 build_tool litestream "$LITESTREAM_MODULE" "$LITESTREAM_PKG" "$LITESTREAM_VERSION"
+build_tool toxiproxy-server "$TOXIPROXY_MODULE" "$TOXIPROXY_MODULE/cmd/server" "$TOXIPROXY_VERSION" server
+# Litestream v0.5 (LTX layout) for test/e2e/restore-ltx.test.ts: one release
+# before 0.5.16 (pages stored as LZ4 frames) and one after (LZ4 blocks). Both
+# install a binary named litestream, kept here as litestream-<version>.
+for LITESTREAM_V5_VERSION in v0.5.15 v0.5.18; do
+  build_tool "litestream-${LITESTREAM_V5_VERSION#v}" "$LITESTREAM_MODULE" "$LITESTREAM_PKG" "$LITESTREAM_V5_VERSION" litestream
+done
 
 # --- node native module ----------------------------------------------------
 if ! (cd "$ROOT" && node -e "const D=require('better-sqlite3'); new D(':memory:').prepare('select 1').get()") >/dev/null 2>&1; then
@@ -81,3 +91,5 @@ if ! (cd "$ROOT" && node -e "const D=require('better-sqlite3'); new D(':memory:'
 fi
 say "better-sqlite3 loads"
 say "ready ($BIN)"
+bash "$ROOT/test/support/rgw-setup.sh"
+if [ "$(uname -s)" = Linux ]; then bash "$ROOT/test/support/image-setup.sh"; fi  # helm; podman base images for test/e2e/image.test.ts

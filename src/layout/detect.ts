@@ -1,0 +1,58 @@
+// Picks the backup layout of a replica when SQLITE_RESTORE_LAYOUT is auto.
+// Each layout keeps its objects under a few known prefixes, so one short
+// listing per prefix (stopped after the first object) tells which are there,
+// without listing a large replica in full.
+import { ConfigError } from '../errors.js';
+import type { Store } from '../store/store.js';
+import type { Layout, RestorePlan } from './layout.js';
+import { litestreamV3 } from './litestream-v3/index.js';
+import { litestreamV5, ltxPrefixes } from './ltx/index.js';
+
+export const LAYOUT_NAMES = ['litestream-v0.3', 'litestream-v0.5'] as const;
+export type LayoutName = (typeof LAYOUT_NAMES)[number];
+
+const CANDIDATES: ReadonlyArray<{ layout: Layout; prefixes: readonly string[] }> = [
+  { layout: litestreamV3, prefixes: ['generations/'] },
+  { layout: litestreamV5, prefixes: ltxPrefixes() },
+];
+
+export function layoutByName(name: LayoutName): Layout {
+  return name === 'litestream-v0.3' ? litestreamV3 : litestreamV5;
+}
+
+async function holdsAny(store: Store, prefix: string, signal: AbortSignal): Promise<boolean> {
+  for await (const _ of store.list(prefix, signal)) return true;
+  return false;
+}
+
+/** The layouts that have at least one object in the replica, as "name (prefix)" for messages. */
+export async function detectLayouts(store: Store, signal: AbortSignal): Promise<Array<{ layout: Layout; found: string }>> {
+  const results = await Promise.all(
+    CANDIDATES.map(async ({ layout, prefixes }) => {
+      const hits = await Promise.all(prefixes.map((prefix) => holdsAny(store, prefix, signal)));
+      const found = prefixes.filter((_, i) => hits[i]);
+      return found.length > 0 ? { layout, found: `${layout.name} (${found.join(', ')})` } : undefined;
+    }),
+  );
+  return results.filter((r) => r !== undefined);
+}
+
+/**
+ * A layout that decides when asked for a plan: a replica holding none of the
+ * known layouts holds no backup (null plan); one holding several is refused,
+ * because restoring the wrong one would silently roll the database back.
+ */
+export const autoLayout: Layout = {
+  name: 'auto',
+  async plan(store: Store, signal: AbortSignal): Promise<RestorePlan | null> {
+    const found = await detectLayouts(store, signal);
+    const [only, ...others] = found;
+    if (!only) return null;
+    if (others.length > 0) {
+      throw new ConfigError(
+        `the replica at ${store.location} holds more than one backup layout: ${found.map((f) => f.found).join(' and ')}; set SQLITE_RESTORE_LAYOUT to ${LAYOUT_NAMES.join(' or ')} to choose one`,
+      );
+    }
+    return only.layout.plan(store, signal);
+  },
+};
