@@ -16,6 +16,8 @@ export interface FetchOptions {
 export interface Fetched<T extends PlanStep> {
   readonly step: T;
   readonly body: Readable;
+  /** The whole object when it was prefetched (then `body` streams the same bytes). */
+  readonly buffer?: Buffer;
 }
 
 async function collect(body: Readable): Promise<Buffer> {
@@ -57,7 +59,7 @@ export async function* fetchInOrder<T extends PlanStep>(
       if (ready) {
         const buffer = await ready;
         prefetched.delete(head);
-        yield { step, body: Readable.from([buffer]) };
+        yield { step, body: Readable.from([buffer]), buffer };
         heldBytes -= step.object.size;
       } else {
         yield { step, body: store.read(step.object, { signal, onBytes }) };

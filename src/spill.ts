@@ -52,6 +52,11 @@ export class SpillFile {
     await this.drain();
   }
 
+  /** Bytes written so far (after flush(): the whole spill). */
+  get size(): number {
+    return this.flushed + this.queued + this.used;
+  }
+
   async read(into: Buffer, length: number, location: number): Promise<void> {
     const { bytesRead } = await this.handle.read(into, 0, length, location);
     if (bytesRead !== length) throw new Error(`spill file short read at ${location}`);

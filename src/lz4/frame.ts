@@ -43,6 +43,12 @@ const LEGACY_MAGIC = 0x184c2102;
 const SKIPPABLE_MAGIC_MASK = 0xfffffff0;
 const SKIPPABLE_MAGIC_BASE = 0x184d2a50;
 const WINDOW = 64 * 1024;
+
+let scratchBuffer = Buffer.alloc(0);
+function scratch(size: number): Buffer {
+  if (scratchBuffer.length < size) scratchBuffer = Buffer.allocUnsafe(size);
+  return scratchBuffer;
+}
 const UNCOMPRESSED_BIT = 0x80000000;
 
 const enum State {
@@ -125,13 +131,31 @@ class Lz4FrameDecoder extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
+    callback(this.endProblem());
+  }
+
+  /** Where decoded output goes: the stream, or a list for decodeLz4(). */
+  output: (block: Buffer) => void = (block) => {
+    this.push(block);
+  };
+
+  /** Decodes a whole in-memory input synchronously, without stream machinery. */
+  decodeAll(input: Uint8Array): Buffer[] {
+    const blocks: Buffer[] = [];
+    this.output = (block) => blocks.push(block);
+    this.consume(input);
+    const problem = this.endProblem();
+    if (problem) throw problem;
+    return blocks;
+  }
+
+  /** Undefined when the input ended cleanly after at least one frame. */
+  private endProblem(): CorruptBackupError | undefined {
     if (this.state === State.Magic && this.staged === 0) {
       if (this.lz4Frames === 0) {
-        callback(this.fail(this.inputPos === 0 ? 'empty LZ4 input (no frame)' : 'LZ4 input holds no LZ4 frame'));
-        return;
+        return this.fail(this.inputPos === 0 ? 'empty LZ4 input (no frame)' : 'LZ4 input holds no LZ4 frame');
       }
-      callback();
-      return;
+      return undefined;
     }
     let what: string;
     switch (this.state) {
@@ -156,7 +180,7 @@ class Lz4FrameDecoder extends Transform {
         what = `in the content checksum of frame ${this.lz4Frames}`;
         break;
     }
-    callback(this.fail(`truncated LZ4 input: it ends ${what} (after ${this.inputPos} bytes)`));
+    return this.fail(`truncated LZ4 input: it ends ${what} (after ${this.inputPos} bytes)`);
   }
 
   private consume(chunk: Uint8Array): void {
@@ -346,23 +370,23 @@ class Lz4FrameDecoder extends Transform {
       out = Buffer.allocUnsafe(size);
       out.set(data);
     } else {
-      // Decode into a fresh buffer: it is handed downstream as is (no extra
-      // copy), with the dictionary copied in front for linked blocks.
+      // Decode into a scratch buffer shared by all decoders (decoding is
+      // synchronous), then copy out exactly what was produced: allocating
+      // blockMax (4 MiB for Litestream) per block would cost a 4 MiB buffer
+      // for every small WAL segment, and the garbage collector's time.
       const dictLen = this.independent ? 0 : this.dictLen;
-      const buf = Buffer.allocUnsafe(dictLen + this.blockMax);
+      const buf = scratch(dictLen + this.blockMax);
       if (dictLen > 0) buf.set(this.dict.subarray(0, dictLen), 0);
       let end: number;
       try {
-        end = decodeBlock(data, buf, dictLen, buf.length);
+        end = decodeBlock(data, buf, dictLen, dictLen + this.blockMax);
       } catch (err) {
         if (err instanceof Lz4BlockError) {
           throw this.fail(`corrupt LZ4 block ${this.blockIndex} in ${this.where()}: ${err.message}`);
         }
         throw err;
       }
-      const n = end - dictLen;
-      // Do not pin a large allocation for a small output (e.g. a short last block).
-      out = n >= buf.length >>> 1 ? buf.subarray(dictLen, end) : Buffer.from(buf.subarray(dictLen, end));
+      out = Buffer.from(buf.subarray(dictLen, end));
     }
 
     const n = out.length;
@@ -374,7 +398,7 @@ class Lz4FrameDecoder extends Transform {
     }
     if (this.hasher) this.hasher.update(out);
     if (!this.independent) this.remember(out);
-    if (n > 0) this.push(out);
+    if (n > 0) this.output(out);
   }
 
   /** Keeps the last 64 KiB of output as the dictionary for the next block. */
@@ -419,4 +443,13 @@ class Lz4FrameDecoder extends Transform {
 export async function createLz4FrameDecoder(options?: { name?: string }): Promise<Transform> {
   const xx = await getXxhash();
   return new Lz4FrameDecoder(xx, options);
+}
+
+/**
+ * Decodes an LZ4 input already in memory (a small prefetched object), with
+ * the same checks as the stream but none of its per-object overhead.
+ */
+export async function decodeLz4(input: Uint8Array, options?: { name?: string }): Promise<Buffer[]> {
+  const xx = await getXxhash();
+  return new Lz4FrameDecoder(xx, options).decodeAll(input);
 }

@@ -1,6 +1,7 @@
 // S3 and S3-compatible stores. One shared client; the SDK retries requests,
 // and this module resumes bodies the SDK cannot (a dropped or stalled stream
 // after the headers arrived) with a ranged GET pinned to the object's ETag.
+import { setMaxListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -19,7 +20,10 @@ export interface S3StoreOptions {
   readonly partSize?: number;
 }
 
-const DEFAULT_PART_SIZE = 8 << 20;
+// Ranged parts of one object held at most: 4 x 4 MiB keeps a large download
+// parallel while the whole restore fits a 160 MiB memory limit.
+const DEFAULT_PART_SIZE = 4 << 20;
+const MAX_PARTS_IN_FLIGHT = 4;
 
 class IdleTimeoutError extends Error {
   override name = 'IdleTimeoutError';
@@ -96,6 +100,10 @@ export class S3Store implements Store {
     });
   }
 
+  readRange(info: ObjectInfo, start: number, end: number, options: ReadOptions): Readable {
+    return Readable.from(this.range(info, start, end, options), { objectMode: false });
+  }
+
   /**
    * Ranged GETs of `partSize` bytes, up to `concurrency` in flight, yielded in
    * order: memory holds at most `concurrency` parts whatever the object size.
@@ -104,6 +112,7 @@ export class S3Store implements Store {
     // Stops the other parts as soon as one fails or the reader goes away.
     const local = new AbortController();
     const signal = AbortSignal.any([options.signal, local.signal]);
+    setMaxListeners(1000, signal);
     const count = Math.ceil(info.size / this.partSize);
     const inflight: Array<Promise<Buffer[]>> = [];
     let next = 0;
@@ -116,10 +125,11 @@ export class S3Store implements Store {
       next += 1;
     };
     try {
-      while (next < count && inflight.length < this.options.concurrency) launch();
+      const window = Math.min(this.options.concurrency, MAX_PARTS_IN_FLIGHT);
+      while (next < count && inflight.length < window) launch();
       while (inflight.length > 0) {
         const chunks = await (inflight.shift() as Promise<Buffer[]>);
-        if (next < count) launch();
+        if (next < count && inflight.length < window) launch();
         yield* chunks;
       }
     } finally {
