@@ -1,0 +1,58 @@
+# Container image of sqlite-s3-restore: a Kubernetes init container that
+# restores a SQLite database from a Litestream backup in S3.
+#
+#   docker build -t sqlite-s3-restore:0.1.0 .
+#
+# Base images are build arguments so the image can be built from a mirror or
+# from local images (test/e2e/image.test.ts builds it with podman FROM images
+# it made itself). The runtime image must provide node (>= 22) at
+# /nodejs/bin/node, as gcr.io/distroless/nodejs22-debian12 does.
+ARG BUILD_IMAGE=node:22-bookworm
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs22-debian12:nonroot
+
+# --- build: compile TypeScript and better-sqlite3, keep production deps only --
+FROM ${BUILD_IMAGE} AS build
+WORKDIR /app
+# better-sqlite3 is compiled from source against the headers of this very node
+# (node-gyp, python3, make and g++ come with node:22-bookworm) instead of
+# downloading a prebuilt binary.
+ENV npm_config_build_from_source=true \
+    npm_config_nodedir=/usr/local \
+    npm_config_audit=false \
+    npm_config_fund=false \
+    npm_config_update_notifier=false
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build \
+ && npm prune --omit=dev \
+ && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()" \
+ # keep only the compiled addon of better-sqlite3 (drops the SQLite sources and object files)
+ && mv node_modules/better-sqlite3/build/Release/better_sqlite3.node /tmp/ \
+ && rm -rf node_modules/better-sqlite3/build node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
+ && mkdir -p node_modules/better-sqlite3/build/Release \
+ && mv /tmp/better_sqlite3.node node_modules/better-sqlite3/build/Release/ \
+ # type declarations and source maps of dependencies are never read at run time
+ && find node_modules \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -type f -delete \
+ && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"
+
+# --- runtime: distroless node, non-root, read-only friendly -------------------
+FROM ${RUNTIME_IMAGE}
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="sqlite-s3-restore" \
+      org.opencontainers.image.description="Kubernetes init container that restores a verified SQLite database from a Litestream backup in S3" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}"
+WORKDIR /app
+# Owned by root and not writable by the process: the tool writes only beside
+# the database (data volume) and to the termination log, so the root
+# filesystem can be mounted read-only.
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+ENV NODE_ENV=production
+# distroless nonroot
+USER 65532:65532
+ENTRYPOINT ["/nodejs/bin/node", "/app/dist/src/cli.js"]
+CMD ["restore"]

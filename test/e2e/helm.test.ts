@@ -1,0 +1,482 @@
+// The Helm charts (deploy/helm) and the plain manifests (deploy/kubernetes):
+// `helm lint` and `helm template` with the real helm binary, every rendered
+// object validated against the Kubernetes OpenAPI schemas (kubernetes-models),
+// the restore init container checked field by field, and values.schema.json
+// shown to reject bad values. Offline; needs .cache/bin/helm (setup.sh).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { access, constants, cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { CONFIG_VARIABLES } from '../../src/config.js';
+import { envMap, parseManifests, podSpecOf, validateObject, type Container, type K8sObject, type PodSpec } from '../support/k8s.js';
+import { binDir, makeTempDir, removeDir, repoRoot } from '../support/paths.js';
+
+const helmBin = path.join(binDir, 'helm');
+const deployDir = path.join(repoRoot, 'deploy');
+let work: string;
+let exampleChart: string;
+let libraryChart: string;
+
+interface HelmResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function helm(args: string[]): Promise<HelmResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      helmBin,
+      args,
+      {
+        cwd: work,
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: work,
+          HELM_CACHE_HOME: path.join(work, '.helm/cache'),
+          HELM_CONFIG_HOME: path.join(work, '.helm/config'),
+          HELM_DATA_HOME: path.join(work, '.helm/data'),
+        },
+        timeout: 60_000,
+        maxBuffer: 16 << 20,
+      },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code !== 'number') return reject(err);
+        resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+async function helmOk(args: string[]): Promise<string> {
+  const r = await helm(args);
+  assert.equal(r.code, 0, `helm ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** `helm template` of the example chart; every object validated. */
+async function render(opts: { values?: string[]; set?: string[]; chart?: string } = {}): Promise<K8sObject[]> {
+  const args = ['template', 'demo', opts.chart ?? exampleChart, '--namespace', 'apps'];
+  for (const f of opts.values ?? []) args.push('-f', f);
+  for (const s of opts.set ?? []) args.push('--set', s);
+  const objects = parseManifests(await helmOk(args));
+  for (const obj of objects) validateObject(obj);
+  return objects;
+}
+
+function find(objects: K8sObject[], kind: string): K8sObject {
+  const found = objects.filter((o) => o.kind === kind);
+  assert.equal(found.length, 1, `expected one ${kind}, got ${found.length}`);
+  return found[0]!;
+}
+
+function pod(objects: K8sObject[]): PodSpec {
+  const spec = podSpecOf(find(objects, 'StatefulSet'));
+  assert.ok(spec, 'StatefulSet has a pod template');
+  return spec;
+}
+
+function restoreContainer(spec: PodSpec): Container {
+  const c = spec.initContainers?.[0];
+  assert.ok(c, 'the first init container is the restore');
+  assert.equal(c.name, 'restore');
+  return c;
+}
+
+const example = (name: string): string => path.join(exampleChart, 'examples', name);
+
+const HARDENED = {
+  runAsNonRoot: true,
+  runAsUser: 65532,
+  runAsGroup: 65532,
+  readOnlyRootFilesystem: true,
+  allowPrivilegeEscalation: false,
+  privileged: false,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+const DEFAULT_ENV = {
+  SQLITE_RESTORE_REPLICA_URL: 's3://my-bucket/example-app/app.db',
+  SQLITE_RESTORE_DB_PATH: '/data/app.db',
+  SQLITE_RESTORE_IF_EXISTS: 'skip',
+  SQLITE_RESTORE_IF_NO_BACKUP: 'fail',
+  SQLITE_RESTORE_VERIFY: 'quick',
+  SQLITE_RESTORE_TIMEOUT_SECONDS: '900',
+  SQLITE_RESTORE_CONCURRENCY: '8',
+  SQLITE_RESTORE_MAX_ATTEMPTS: '6',
+  SQLITE_RESTORE_FILE_MODE: '0644',
+  SQLITE_RESTORE_LOG_LEVEL: 'info',
+};
+
+before(
+  async () => {
+    await access(helmBin, constants.X_OK).catch(() => {
+      throw new Error(`${helmBin} is missing: run bash test/support/setup.sh`);
+    });
+    work = await makeTempDir('e2e-helm');
+    // A copy, so that `helm dependency build` never writes into the repository.
+    await cp(path.join(deployDir, 'helm'), path.join(work, 'helm'), {
+      recursive: true,
+      filter: (src) => !src.includes(`${path.sep}charts${path.sep}`) && !src.endsWith(`${path.sep}charts`),
+    });
+    exampleChart = path.join(work, 'helm', 'example-app');
+    libraryChart = path.join(work, 'helm', 'sqlite-s3-restore');
+    await helmOk(['dependency', 'build', exampleChart]);
+  },
+  { timeout: 120_000 },
+);
+
+after(async () => {
+  if (work) await removeDir(work);
+});
+
+test('helm lint --strict passes for the library and the example chart with each example values file', async () => {
+  await helmOk(['lint', '--strict', libraryChart]);
+  await helmOk(['lint', '--strict', exampleChart]);
+  for (const f of ['aws-irsa.yaml', 'minio.yaml', 'aws-static-keys.yaml']) {
+    await helmOk(['lint', '--strict', exampleChart, '-f', example(f)]);
+  }
+});
+
+test('default values: a valid StatefulSet whose restore init container is hardened and complete', async () => {
+  const objects = await render();
+  assert.deepEqual(objects.map((o) => o.kind).sort(), ['Service', 'ServiceAccount', 'StatefulSet']);
+  const spec = pod(objects);
+  const c = restoreContainer(spec);
+  assert.equal(spec.initContainers?.length, 1, 'no sidecar by default');
+  assert.equal(c.image, 'sqlite-s3-restore:0.1.0');
+  assert.deepEqual(c.args, ['restore']);
+  assert.deepEqual(envMap(c), DEFAULT_ENV);
+  for (const name of Object.keys(envMap(c))) {
+    assert.ok((CONFIG_VARIABLES as readonly string[]).includes(name), `${name} is a variable the tool reads`);
+  }
+  assert.deepEqual(c.volumeMounts, [{ name: 'data', mountPath: '/data' }]);
+  assert.deepEqual(c.securityContext, HARDENED);
+  assert.deepEqual(c.resources, { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '256Mi' } });
+  assert.equal(c.terminationMessagePolicy, 'FallbackToLogsOnError');
+  assert.equal(c.terminationMessagePath, '/dev/termination-log');
+  assert.equal(c.envFrom, undefined);
+
+  // Pod: non-root with an fsGroup for the volume, no API token, the app after the restore.
+  assert.equal(spec.automountServiceAccountToken, false);
+  assert.deepEqual(spec.securityContext, {
+    runAsNonRoot: true,
+    runAsUser: 65532,
+    runAsGroup: 65532,
+    fsGroup: 65532,
+    fsGroupChangePolicy: 'OnRootMismatch',
+    seccompProfile: { type: 'RuntimeDefault' },
+  });
+  assert.equal(spec.volumes, undefined, 'the data volume comes from the volumeClaimTemplate');
+  const app = spec.containers[0]!;
+  assert.equal(app.name, 'app');
+  assert.deepEqual(app.volumeMounts, [{ name: 'data', mountPath: '/data' }]);
+  assert.deepEqual(envMap(app), { DB_PATH: '/data/app.db' });
+  assert.equal(app.securityContext?.readOnlyRootFilesystem, true);
+  const sts = find(objects, 'StatefulSet').spec as { replicas: number; volumeClaimTemplates: Array<{ metadata: { name: string } }> };
+  assert.equal(sts.replicas, 1);
+  assert.deepEqual(sts.volumeClaimTemplates.map((v) => v.metadata.name), ['data']);
+
+  const sa = find(objects, 'ServiceAccount');
+  assert.equal(sa.metadata.annotations, undefined, 'no IRSA annotation unless a role is given');
+  assert.equal(spec.serviceAccountName, sa.metadata.name);
+
+  const text = await readFile(path.join(exampleChart, 'templates', 'statefulset.yaml'), 'utf8');
+  assert.match(text, /BACKUP SIDECAR GOES HERE/, 'the marked place for the backup sidecar');
+});
+
+test('AWS with IRSA: role annotation on the ServiceAccount, no static keys anywhere', async () => {
+  const objects = await render({ values: [example('aws-irsa.yaml')] });
+  const sa = find(objects, 'ServiceAccount');
+  assert.deepEqual(sa.metadata.annotations, {
+    'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/my-app-litestream',
+    'eks.amazonaws.com/sts-regional-endpoints': 'true',
+  });
+  const c = restoreContainer(pod(objects));
+  const env = envMap(c);
+  assert.equal(env.SQLITE_RESTORE_REPLICA_URL, 's3://my-company-backups/my-app/app.db');
+  assert.equal(env.SQLITE_RESTORE_S3_REGION, 'eu-west-1');
+  assert.equal(env.SQLITE_RESTORE_VERIFY, 'full');
+  assert.equal(env.SQLITE_RESTORE_S3_ENDPOINT, undefined);
+  assert.deepEqual(Object.keys(env).filter((k) => k.startsWith('AWS_')), [], 'static keys would override IRSA');
+  assert.equal(c.envFrom, undefined);
+});
+
+test('MinIO: custom endpoint, path style, keys from an existing Secret', async () => {
+  const c = restoreContainer(pod(await render({ values: [example('minio.yaml')] })));
+  const env = envMap(c);
+  assert.equal(env.SQLITE_RESTORE_REPLICA_URL, 's3://backups/my-app/app.db');
+  assert.equal(env.SQLITE_RESTORE_S3_ENDPOINT, 'http://minio.minio.svc.cluster.local:9000');
+  assert.equal(env.SQLITE_RESTORE_S3_FORCE_PATH_STYLE, 'true');
+  assert.equal(env.AWS_ACCESS_KEY_ID, 'secret:minio-credentials/AWS_ACCESS_KEY_ID');
+  assert.equal(env.AWS_SECRET_ACCESS_KEY, 'secret:minio-credentials/AWS_SECRET_ACCESS_KEY');
+  assert.equal(env.AWS_SESSION_TOKEN, undefined);
+});
+
+test('static AWS keys with custom Secret key names, a session token, and every other option', async () => {
+  const c = restoreContainer(
+    pod(
+      await render({
+        values: [example('aws-static-keys.yaml')],
+        set: [
+          'restore.ifExists=overwrite',
+          'restore.ifNoBackup=allow',
+          'restore.verify=none',
+          'restore.markerPath=/data/restore.json',
+          'restore.timeoutSeconds=300',
+          'restore.idleTimeoutSeconds=10',
+          'restore.concurrency=16',
+          'restore.maxAttempts=8',
+          'restore.fileMode=0660',
+          'restore.fileUid=0',
+          'restore.fileGid=1000',
+          'restore.logLevel=debug',
+          'restore.s3.forcePathStyle=false',
+          'restore.s3.checksums=when_required',
+          'restore.s3.endpoint=https://s3.example.com',
+          'restore.layout=litestream-v0.5',
+          'restore.target.generation=d6c4f0d7dfecb368',
+          'restore.target.index=0000002a',
+          'restore.target.match=at-or-before',
+          'restore.verifyDir=/scratch',
+          'restore.image.digest=sha256:' + 'ab'.repeat(32),
+        ],
+      }),
+    ),
+  );
+  assert.equal(c.image, `sqlite-s3-restore@sha256:${'ab'.repeat(32)}`);
+  const env = envMap(c);
+  assert.deepEqual(env, {
+    SQLITE_RESTORE_REPLICA_URL: 's3://my-company-backups/my-app/app.db',
+    SQLITE_RESTORE_LAYOUT: 'litestream-v0.5',
+    SQLITE_RESTORE_DB_PATH: '/data/app.db',
+    SQLITE_RESTORE_S3_ENDPOINT: 'https://s3.example.com',
+    SQLITE_RESTORE_S3_FORCE_PATH_STYLE: 'false',
+    SQLITE_RESTORE_S3_REGION: 'us-east-2',
+    SQLITE_RESTORE_S3_CHECKSUMS: 'when_required',
+    SQLITE_RESTORE_IF_EXISTS: 'overwrite',
+    SQLITE_RESTORE_IF_NO_BACKUP: 'allow',
+    SQLITE_RESTORE_VERIFY: 'none',
+    SQLITE_RESTORE_MARKER_PATH: '/data/restore.json',
+    SQLITE_RESTORE_TIMEOUT_SECONDS: '300',
+    SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS: '10',
+    SQLITE_RESTORE_CONCURRENCY: '16',
+    SQLITE_RESTORE_MAX_ATTEMPTS: '8',
+    SQLITE_RESTORE_FILE_MODE: '0660',
+    SQLITE_RESTORE_FILE_UID: '0',
+    SQLITE_RESTORE_FILE_GID: '1000',
+    SQLITE_RESTORE_LOG_LEVEL: 'debug',
+    SQLITE_RESTORE_TARGET_GENERATION: 'd6c4f0d7dfecb368',
+    SQLITE_RESTORE_TARGET_INDEX: '0000002a',
+    SQLITE_RESTORE_TARGET_MATCH: 'at-or-before',
+    SQLITE_RESTORE_VERIFY_DIR: '/scratch',
+    AWS_ACCESS_KEY_ID: 'secret:my-app-s3/access-key-id',
+    AWS_SECRET_ACCESS_KEY: 'secret:my-app-s3/secret-access-key',
+    AWS_SESSION_TOKEN: 'secret:my-app-s3/session-token',
+  });
+  // The other kinds of point-in-time target.
+  const targetEnv = async (set: string[]): Promise<Record<string, string>> =>
+    envMap(restoreContainer(pod(await render({ set: ['restore.replicaUrl=s3://b-1/p', ...set] }))));
+  const byTime = await targetEnv(['restore.target.time=2026-03-01T12:00:00Z']);
+  assert.equal(byTime.SQLITE_RESTORE_TARGET_TIME, '2026-03-01T12:00:00Z');
+  const byTxid = await targetEnv(['restore.target.txid=0x2a']);
+  assert.equal(byTxid.SQLITE_RESTORE_TARGET_TXID, '0x2a');
+  // Every variable the tool reads can be set from the chart (the termination
+  // log path is Kubernetes' terminationMessagePath, left at its default).
+  const settable = [...Object.keys(env), ...Object.keys(byTime), ...Object.keys(byTxid)]
+    .filter((k, i, all) => k.startsWith('SQLITE_RESTORE_') && all.indexOf(k) === i)
+    .sort();
+  const expected = CONFIG_VARIABLES.filter((v) => v !== 'SQLITE_RESTORE_TERMINATION_LOG').sort();
+  assert.deepEqual(settable, expected, 'a variable in src/config.ts that the chart cannot set (or the reverse)');
+});
+
+test('a native sidecar from values is rendered after the restore, with restartPolicy Always', async () => {
+  const valuesFile = path.join(work, 'sidecar.yaml');
+  await writeFile(
+    valuesFile,
+    [
+      'sidecars:',
+      '  - name: backup',
+      '    image: litestream/litestream:0.3.13',
+      '    restartPolicy: Always',
+      '    args: [replicate]',
+      '    volumeMounts: [{name: data, mountPath: /data}]',
+      '',
+    ].join('\n'),
+  );
+  const spec = pod(await render({ values: [valuesFile] }));
+  assert.deepEqual(spec.initContainers?.map((c) => [c.name, c.restartPolicy]), [
+    ['restore', undefined],
+    ['backup', 'Always'],
+  ]);
+});
+
+test('values.schema.json and the templates reject bad values', async () => {
+  const cases: Array<{ set: string[]; error: RegExp }> = [
+    { set: ['restore.verify=sometimes'], error: /verify/ },
+    { set: ['restore.ifExists=replace'], error: /ifExists/ },
+    { set: ['restore.ifNoBackup=ignore'], error: /ifNoBackup/ },
+    { set: ['restore.concurrency=65'], error: /concurrency/ },
+    { set: ['restore.timeoutSeconds=0'], error: /timeoutSeconds/ },
+    { set: ['restore.layout=litestream-v0.4'], error: /layout/ },
+    { set: ['restore.target.time=yesterday'], error: /time/ },
+    { set: ['restore.target.generation=XYZ'], error: /generation/ },
+    { set: ['restore.target.match=nearest'], error: /match/ },
+    { set: ['restore.target.time=2026-03-01T12:00:00Z', 'restore.target.txid=0x2a'], error: /only one kind of restore target/ },
+    { set: ['restore.target.index=0000002a'], error: /target.index needs target.generation/ },
+    { set: ['restore.target.match=exact'], error: /target.match is set but no target is/ },
+    { set: ['restore.fileMode=644'], error: /fileMode/ }, // a number: must be a quoted string
+    { set: ['restore.replicaUrl=https://bucket.s3.amazonaws.com/db'], error: /replicaUrl/ },
+    { set: ['restore.replicaUrl=s3://Bad_Bucket/db'], error: /replicaUrl/ },
+    { set: ['restore.verfy=full'], error: /verfy/ },
+    { set: ['restore.s3.endpoint=minio:9000'], error: /endpoint/ },
+    { set: ['restore.irsa.roleArn=my-role'], error: /roleArn/ },
+    { set: ['replicaCount=2'], error: /replicaCount/ },
+    { set: ['restore.database.path=/var/app.db'], error: /must be inside database.mountPath/ },
+    {
+      set: ['restore.credentials.existingSecret=keys', 'restore.irsa.roleArn=arn:aws:iam::123456789012:role/r'],
+      error: /either credentials.existingSecret .* or irsa.roleArn/,
+    },
+  ];
+  for (const { set, error } of cases) {
+    const args = ['template', 'demo', exampleChart];
+    for (const s of set) args.push('--set', s);
+    const r = await helm(args);
+    assert.notEqual(r.code, 0, `helm template --set ${set.join(' ')} should fail`);
+    assert.match(r.stderr, error, `helm template --set ${set.join(' ')}: ${r.stderr}`);
+  }
+  // The classic mistake: an unquoted 0644 in a values file is a YAML number.
+  const unquoted = path.join(work, 'unquoted-mode.yaml');
+  await writeFile(unquoted, 'restore:\n  fileMode: 0644\n');
+  const r = await helm(['template', 'demo', exampleChart, '-f', unquoted]);
+  assert.notEqual(r.code, 0, 'fileMode: 0644 (unquoted) should fail');
+  assert.match(r.stderr, /fileMode/);
+  // And helm lint reports the same.
+  const lint = await helm(['lint', exampleChart, '--set', 'restore.verify=sometimes']);
+  assert.notEqual(lint.code, 0);
+  assert.match(lint.stdout + lint.stderr, /verify/);
+});
+
+test('the library from a chart of your own: minimal values, an emptyDir data volume, a file:// replica', async () => {
+  const chart = path.join(work, 'consumer');
+  await mkdir(path.join(chart, 'templates'), { recursive: true });
+  await mkdir(path.join(chart, 'charts'), { recursive: true });
+  await cp(libraryChart, path.join(chart, 'charts', 'sqlite-s3-restore'), { recursive: true });
+  await writeFile(path.join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: consumer\nversion: 1.0.0\ndependencies:\n  - name: sqlite-s3-restore\n    version: 0.1.0\n    repository: file://../sqlite-s3-restore\n');
+  await writeFile(
+    path.join(chart, 'values.yaml'),
+    [
+      'db:',
+      '  replicaUrl: file:///backups/app',
+      '  database: {volumeName: db, mountPath: /var/lib/app, path: /var/lib/app/app.db, volume: {emptyDir: {}}}',
+      '  extraVolumes: [{name: backups, persistentVolumeClaim: {claimName: backups, readOnly: true}}]',
+      '  extraVolumeMounts: [{name: backups, mountPath: /backups, readOnly: true}]',
+      '  extraEnv: [{name: SQLITE_RESTORE_S3_REGION, value: eu-north-1}]',
+      '',
+    ].join('\n'),
+  );
+  await writeFile(
+    path.join(chart, 'templates', 'pod.yaml'),
+    [
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata: {name: consumer}',
+      'spec:',
+      '  initContainers:',
+      '    {{- include "sqlite-s3-restore.initContainer" .Values.db | nindent 4 }}',
+      '  containers:',
+      '    - name: app',
+      '      image: busybox',
+      '      volumeMounts:',
+      '        {{- include "sqlite-s3-restore.volumeMounts" .Values.db | nindent 8 }}',
+      '  volumes:',
+      '    {{- include "sqlite-s3-restore.volumes" .Values.db | nindent 4 }}',
+      '---',
+      'apiVersion: v1',
+      'kind: ConfigMap',
+      'metadata: {name: defaults}',
+      'data:',
+      '  defaults: {{ include "sqlite-s3-restore.defaults" . | quote }}',
+      '  minimal: {{ include "sqlite-s3-restore.env" (dict "replicaUrl" "s3://b-1/p") | quote }}',
+      '',
+    ].join('\n'),
+  );
+  await helmOk(['lint', '--strict', chart]);
+  const objects = await render({ chart });
+  const podSpec = podSpecOf(find(objects, 'Pod'))!;
+  const c = restoreContainer(podSpec);
+  assert.deepEqual(envMap(c), {
+    ...DEFAULT_ENV,
+    SQLITE_RESTORE_REPLICA_URL: 'file:///backups/app',
+    SQLITE_RESTORE_DB_PATH: '/var/lib/app/app.db',
+    SQLITE_RESTORE_S3_REGION: 'eu-north-1',
+  });
+  assert.deepEqual(c.volumeMounts, [
+    { name: 'db', mountPath: '/var/lib/app' },
+    { name: 'backups', mountPath: '/backups', readOnly: true },
+  ]);
+  assert.deepEqual(c.securityContext, HARDENED);
+  assert.deepEqual(podSpec.volumes, [
+    { name: 'db', emptyDir: {} },
+    { name: 'backups', persistentVolumeClaim: { claimName: 'backups', readOnly: true } },
+  ]);
+
+  // The defaults the templates apply are the ones the library's values.yaml documents.
+  const data = find(objects, 'ConfigMap').data as { defaults: string; minimal: string };
+  const documented: unknown = parseYaml(await readFile(path.join(libraryChart, 'values.yaml'), 'utf8'));
+  assert.deepEqual(parseYaml(data.defaults), documented);
+  // Only replicaUrl given: the tool's defaults, nothing else.
+  const minimal = parseYaml(data.minimal) as Array<{ name: string; value: string }>;
+  assert.deepEqual(Object.fromEntries(minimal.map((e) => [e.name, e.value])), {
+    ...DEFAULT_ENV,
+    SQLITE_RESTORE_REPLICA_URL: 's3://b-1/p',
+  });
+});
+
+test("the example chart's restore schema is the library's (replicaUrl required there)", async () => {
+  const lib = JSON.parse(await readFile(path.join(libraryChart, 'values.schema.json'), 'utf8'));
+  const ex = JSON.parse(await readFile(path.join(exampleChart, 'values.schema.json'), 'utf8'));
+  const restore = ex.properties.restore;
+  assert.deepEqual(restore.required, ['replicaUrl']);
+  const { global: _global, replicaUrl: libUrl, ...libRest } = lib.properties;
+  const { replicaUrl: exUrl, ...exRest } = restore.properties;
+  assert.deepEqual(exRest, libRest, 'copy the library schema into example-app/values.schema.json');
+  assert.equal(exUrl.pattern.replace(/\)\$$/, ')?$'), libUrl.pattern, 'the same URL pattern, empty allowed only in the library');
+  assert.equal(restore.additionalProperties, false);
+});
+
+test('plain manifests (deploy/kubernetes) are valid and carry the same restore init container as the chart', async () => {
+  const dir = path.join(deployDir, 'kubernetes');
+  const kustomization = parseYaml(await readFile(path.join(dir, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
+  assert.deepEqual([...kustomization.resources].sort(), files, 'kustomization.yaml lists every manifest');
+  const objects: K8sObject[] = [];
+  for (const f of files) objects.push(...parseManifests(await readFile(path.join(dir, f), 'utf8')));
+  for (const obj of objects) validateObject(obj);
+  assert.deepEqual(objects.map((o) => o.kind).sort(), ['Service', 'ServiceAccount', 'StatefulSet']);
+
+  const spec = pod(objects);
+  const rendered = pod(await render({ set: ['restore.replicaUrl=s3://my-bucket/my-app/app.db'] }));
+  assert.deepEqual(restoreContainer(spec), restoreContainer(rendered), 'statefulset.yaml restore container = chart output');
+  assert.deepEqual(spec.securityContext, rendered.securityContext);
+  assert.deepEqual(spec.containers, rendered.containers, 'statefulset.yaml app container = chart output');
+  assert.equal(spec.automountServiceAccountToken, false);
+  const sa = find(objects, 'ServiceAccount');
+  assert.equal(spec.serviceAccountName, sa.metadata.name);
+  assert.match(sa.metadata.annotations?.['eks.amazonaws.com/role-arn'] ?? '', /^arn:aws:iam::\d{12}:role\//);
+  assert.match(await readFile(path.join(dir, 'statefulset.yaml'), 'utf8'), /BACKUP SIDECAR GOES HERE/);
+});
+
+test('the kind end-to-end script and workflow are in place (they need Docker: not run here)', async () => {
+  const script = await readFile(path.join(deployDir, 'kind', 'run-e2e.sh'), 'utf8');
+  assert.match(script.split('\n').slice(0, 12).join('\n'), /cannot run .*without Docker|needs Docker/i);
+  const workflow = await readFile(path.join(deployDir, 'kind', 'github-workflow.yml'), 'utf8');
+  const copy = await readFile(path.join(repoRoot, '.github', 'workflows', 'kind-e2e.yml'), 'utf8');
+  assert.equal(copy, workflow, '.github/workflows/kind-e2e.yml is a copy of deploy/kind/github-workflow.yml');
+  const parsed = parseYaml(workflow) as { jobs: Record<string, { steps: Array<{ run?: string }> }> };
+  const runs = Object.values(parsed.jobs).flatMap((j) => j.steps.map((s) => s.run ?? ''));
+  assert.ok(runs.some((r) => r.includes('deploy/kind/run-e2e.sh')), 'the workflow runs the script');
+});
