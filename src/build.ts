@@ -4,18 +4,23 @@
 // (Litestream v0.5) take the same path with pages instead of WAL frames: the
 // first file's pages go straight into the file, later files are folded, one
 // commit per file.
+import { setMaxListeners } from 'node:events';
+import { writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { PassThrough, type Transform, type Readable } from 'node:stream';
 import { CorruptBackupError, toLocalIoError } from './errors.js';
-import { fetchInOrder } from './fetch.js';
+import { fetchInOrder, type Fetched } from './fetch.js';
 import type { Compression, LtxStep, PlanStep, RestorePlan, SnapshotStep, WalStep } from './layout/layout.js';
 import { hex64, HEADER_FLAG_NO_CHECKSUM, isSnapshot, LtxDecoder, type LtxHeader, type LtxSummary } from './layout/ltx/decoder.js';
 import { txidHex } from './layout/ltx/keys.js';
-import { createLz4FrameDecoder } from './lz4/frame.js';
+import { createLz4FrameDecoder, decodeLz4 } from './lz4/frame.js';
+import { changeCounterOf, checkChangeCounter, Page1Tracker } from './layout/zlayer/linkage.js';
+import { createZstdTransform } from './layout/zlayer/zstd.js';
 import { DB_HEADER_SIZE, parseDbHeader } from './sqlite/header.js';
 import { PageFolder } from './sqlite/page-folder.js';
-import { WalReader } from './sqlite/wal.js';
+import { WAL_HEADER_SIZE, WalReader } from './sqlite/wal.js';
 import { pump } from './sink.js';
+import { WriteQueue, writeAll } from './write-queue.js';
 import { SpillFile } from './spill.js';
 import type { Store } from './store/store.js';
 
@@ -42,12 +47,13 @@ export interface BuildResult {
   readonly ltx?: { readonly files: number; readonly txid: string };
 }
 
-const PREFETCH_BUDGET = 64 << 20;
+const PREFETCH_BUDGET = 8 << 20;
 const COPY_RUN_LIMIT = 4 << 20;
 /** LTX pages appended to the spill between drains (64 pages of 64 KiB fill one spill buffer). */
 const SPILL_DRAIN_PAGES = 64;
 
 async function decoder(compression: Compression, name: string): Promise<Transform> {
+  if (compression === 'zstd') return createZstdTransform({ name });
   return compression === 'lz4' ? createLz4FrameDecoder({ name }) : new PassThrough();
 }
 
@@ -56,6 +62,7 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
   // Stops prefetches still in flight when the build fails half way.
   const local = new AbortController();
   const signal = AbortSignal.any([options.signal, local.signal]);
+  setMaxListeners(1000, signal);
   const [first, ...rest] = plan.steps;
   if (first?.kind !== 'snapshot' && first?.kind !== 'ltx') {
     throw new CorruptBackupError(`${plan.layout} plan does not start with a snapshot`);
@@ -84,7 +91,7 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
     const folder = new PageFolder();
     const wal = ltxSnapshot
       ? await foldLtx(iterator, rest.length, ltxSnapshot.summary, spill, folder, signal)
-      : await foldWal(iterator, rest.length, plan, snapshot.pageSize, spill, folder, signal);
+      : await foldWal(iterator, rest.length, plan, snapshot.pageSize, spill, folder, signal, 'changeCounter' in snapshot ? snapshot.changeCounter : 0);
     await spill.flush();
 
     const fold = folder.result();
@@ -127,7 +134,7 @@ async function writeSnapshot(
   step: SnapshotStep,
   db: fs.FileHandle,
   signal: AbortSignal,
-): Promise<{ pageSize: number; pages: number }> {
+): Promise<{ pageSize: number; pages: number; changeCounter: number }> {
   const name = step.object.key;
   let position = 0;
   const head = Buffer.alloc(DB_HEADER_SIZE);
@@ -135,11 +142,14 @@ async function writeSnapshot(
     body,
     await decoder(step.compression, name),
     async (source) => {
+      // Writes overlap with decoding the next block.
+      const writes = new WriteQueue(db);
       for await (const chunk of source) {
         if (position < DB_HEADER_SIZE) chunk.copy(head, position, 0, Math.min(chunk.length, DB_HEADER_SIZE - position));
-        await writeAll(db, chunk, position);
+        await writes.write(chunk, position);
         position += chunk.length;
       }
+      await writes.flush();
     },
     signal,
   );
@@ -150,25 +160,36 @@ async function writeSnapshot(
   if (position % header.pageSize !== 0) {
     throw new CorruptBackupError(`${name}: snapshot size ${position} is not a multiple of its page size ${header.pageSize}`);
   }
-  return { pageSize: header.pageSize, pages: position / header.pageSize };
+  return { pageSize: header.pageSize, pages: position / header.pageSize, changeCounter: changeCounterOf(head) };
 }
 
 async function foldWal(
-  iterator: AsyncIterator<{ step: PlanStep; body: Readable }>,
+  iterator: AsyncIterator<Fetched<PlanStep>>,
   count: number,
   plan: RestorePlan,
   pageSize: number,
   spill: SpillFile,
   folder: PageFolder,
   signal: AbortSignal,
+  snapshotChangeCounter: number,
 ): Promise<{ frames: number; position: BuildResult['position'] }> {
   let reader: WalReader | undefined;
   let readerIndex = -1;
+  let readerStep: WalStep | undefined;
+  let page1: Page1Tracker | undefined;
   let frames = 0;
   const finish = () => {
-    if (!reader) return;
+    if (!reader || !readerStep) return;
     reader.end();
     frames += reader.frames;
+    if (readerStep.mode === 'lenient') {
+      // A copied -wal file: whatever follows the last commit is not part of the database.
+      folder.discardPending();
+      if (reader.committedOffset <= WAL_HEADER_SIZE) {
+        throw new CorruptBackupError(`${readerStep.object.key}: WAL holds no committed transaction with valid checksums`);
+      }
+    }
+    if (page1) checkChangeCounter(snapshotChangeCounter, page1.versions, readerStep.object.key);
   };
   for (let i = 0; i < count; i += 1) {
     const next = await iterator.next();
@@ -178,10 +199,16 @@ async function foldWal(
     if (step.walIndex !== readerIndex) {
       finish();
       readerIndex = step.walIndex;
+      readerStep = step;
+      const tracker = step.checkChangeCounter ? new Page1Tracker() : undefined;
+      page1 = tracker;
       reader = new WalReader({
         name,
-        mode: 'strict',
-        onFrame: (frame) => folder.add(frame.pgno, spill.append(frame.page), frame.commitSize),
+        mode: step.mode ?? 'strict',
+        onFrame: (frame) => {
+          tracker?.frame(frame.pgno, frame.page, frame.commitSize);
+          folder.add(frame.pgno, spill.append(frame.page), frame.commitSize);
+        },
       });
     }
     const wal = reader as WalReader;
@@ -194,24 +221,34 @@ async function foldWal(
       );
     }
     wal.setName(name);
-    await pump(
-      next.value.body,
-      await decoder(step.compression, name),
-      async (source) => {
-        for await (const chunk of source) {
-          wal.push(chunk);
-          const header = wal.walHeader;
-          if (header && header.pageSize !== pageSize) {
-            throw new CorruptBackupError(`${name}: WAL page size ${header.pageSize} differs from the snapshot's ${pageSize}`);
-          }
-          await spill.drain();
-        }
-      },
-      signal,
-    );
+    const apply = async (chunk: Buffer) => {
+      wal.push(chunk);
+      const header = wal.walHeader;
+      if (header && header.pageSize !== pageSize) {
+        throw new CorruptBackupError(`${name}: WAL page size ${header.pageSize} differs from the snapshot's ${pageSize}`);
+      }
+      await spill.drain();
+    };
+    const { buffer } = next.value;
+    if (buffer && step.compression === 'lz4') {
+      // Small prefetched segments (the common case) skip the stream machinery,
+      // whose per-object cost dominated restores of thousands of segments.
+      next.value.body.destroy();
+      for (const chunk of await decodeLz4(buffer, { name })) await apply(chunk);
+    } else {
+      await pump(
+        next.value.body,
+        await decoder(step.compression, name),
+        async (source) => {
+          for await (const chunk of source) await apply(chunk);
+        },
+        signal,
+      );
+    }
   }
   finish();
-  return { frames, position: reader ? { index: readerIndex, offset: reader.offset } : undefined };
+  // The end of the last commit: all of a strict WAL, the committed part of a lenient one.
+  return { frames, position: reader ? { index: readerIndex, offset: reader.committedOffset } : undefined };
 }
 
 /** Streams the LTX decoder's pages out of `body`; `onPage` may await, e.g. to write them out. */
@@ -371,7 +408,12 @@ function checkChain(previous: LtxSummary, current: LtxSummary, name: string): vo
   }
 }
 
-/** Writes each surviving page once, coalescing runs that are adjacent in both files. */
+/**
+ * Writes each surviving page once. The spill is read sequentially in large
+ * windows and pages are written in spill order with synchronous positional
+ * writes: one small write each (adjacent pages coalesced) instead of an async
+ * read and write round trip per page.
+ */
 async function copyPages(
   pages: ReadonlyArray<[number, number]>,
   spill: SpillFile,
@@ -379,28 +421,33 @@ async function copyPages(
   pageSize: number,
   signal: AbortSignal,
 ): Promise<number> {
-  const buffer = Buffer.allocUnsafe(Math.max(COPY_RUN_LIMIT, pageSize));
+  const byLocation = [...pages].sort((a, b) => a[1] - b[1]);
+  const window = Buffer.allocUnsafe(Math.max(COPY_RUN_LIMIT, pageSize));
   let i = 0;
-  while (i < pages.length) {
+  while (i < byLocation.length) {
     signal.throwIfAborted();
-    const [startPgno, startLocation] = pages[i] as [number, number];
-    let n = 1;
-    while (i + n < pages.length && (n + 1) * pageSize <= buffer.length) {
-      const [pgno, location] = pages[i + n] as [number, number];
-      if (pgno !== startPgno + n || location !== startLocation + n * pageSize) break;
-      n += 1;
+    const windowStart = (byLocation[i] as [number, number])[1];
+    const windowLength = Math.min(window.length, spill.size - windowStart);
+    await spill.read(window, windowLength, windowStart);
+    while (i < byLocation.length) {
+      const [pgno, location] = byLocation[i] as [number, number];
+      if (location + pageSize > windowStart + windowLength) break;
+      let n = 1;
+      while (i + n < byLocation.length) {
+        const [nextPgno, nextLocation] = byLocation[i + n] as [number, number];
+        if (nextPgno !== pgno + n || nextLocation !== location + n * pageSize || nextLocation + pageSize > windowStart + windowLength) break;
+        n += 1;
+      }
+      writeAllSync(db.fd, window.subarray(location - windowStart, location - windowStart + n * pageSize), (pgno - 1) * pageSize);
+      i += n;
     }
-    await spill.read(buffer, n * pageSize, startLocation);
-    await writeAll(db, buffer.subarray(0, n * pageSize), (startPgno - 1) * pageSize);
-    i += n;
+    // Let SIGTERM and timers in between windows.
+    await new Promise((resolve) => setImmediate(resolve));
   }
   return pages.length;
 }
 
-async function writeAll(handle: fs.FileHandle, data: Uint8Array, position: number): Promise<void> {
+function writeAllSync(fd: number, data: Uint8Array, position: number): void {
   let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
 }

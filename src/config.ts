@@ -1,17 +1,30 @@
 // Reads the whole configuration once, from environment variables only, into a
 // frozen typed object. Every problem becomes a ConfigError (exit 78) whose
 // message names the variable but never echoes a value that could be a secret.
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import envVar from 'env-var';
 import { ConfigError } from './errors.js';
+import {
+  describeTarget,
+  parseGeneration,
+  parseRfc3339,
+  parseTxid,
+  parseWalIndex,
+  type RestoreTarget,
+  type TargetMatch,
+} from './layout/target.js';
+
+/** The command the configuration is for: only `restore` needs SQLITE_RESTORE_DB_PATH. */
+export type Command = 'restore' | 'list' | 'verify';
 
 export type IfExists = 'skip' | 'overwrite';
 export type IfNoBackup = 'fail' | 'allow';
 export type VerifyLevel = 'none' | 'quick' | 'full';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 /** Which backup layout to read; auto looks at the replica and picks the one it holds. */
-export type LayoutSetting = 'auto' | 'litestream-v0.3' | 'litestream-v0.5';
+export type LayoutSetting = 'auto' | 'litestream-v0.3' | 'litestream-v0.5' | 'zlayer';
 
 export type ReplicaLocation =
   | { readonly kind: 's3'; readonly bucket: string; readonly prefix: string; readonly url: string }
@@ -50,6 +63,13 @@ export interface Config {
   readonly concurrency: number;
   readonly logLevel: LogLevel;
   readonly terminationLogPath: string;
+  /** 'latest', or a point in time (SQLITE_RESTORE_TARGET_*). */
+  readonly target: RestoreTarget;
+  /**
+   * Where `verify` makes its scratch directory: SQLITE_RESTORE_VERIFY_DIR, else
+   * the directory of SQLITE_RESTORE_DB_PATH when set, else the OS temp dir.
+   */
+  readonly verifyDir: string;
 }
 
 /** Every variable this tool reads; the README table documents exactly these. */
@@ -74,6 +94,12 @@ export const CONFIG_VARIABLES = [
   'SQLITE_RESTORE_FILE_MODE',
   'SQLITE_RESTORE_FILE_UID',
   'SQLITE_RESTORE_FILE_GID',
+  'SQLITE_RESTORE_TARGET_TIME',
+  'SQLITE_RESTORE_TARGET_GENERATION',
+  'SQLITE_RESTORE_TARGET_INDEX',
+  'SQLITE_RESTORE_TARGET_TXID',
+  'SQLITE_RESTORE_TARGET_MATCH',
+  'SQLITE_RESTORE_VERIFY_DIR',
 ] as const;
 
 export function parseReplicaUrl(raw: string): ReplicaLocation {
@@ -126,16 +152,64 @@ function absolutePath(name: string, value: string): string {
   return path.normalize(value);
 }
 
-export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * At most one kind of target: a time, a generation (optionally with a WAL
+ * index), or a TXID; SQLITE_RESTORE_TARGET_MATCH only with one of them.
+ */
+export function parseTarget(environment: NodeJS.ProcessEnv): RestoreTarget {
+  const get = (name: string): string | undefined => {
+    const value = environment[name];
+    return value === undefined || value.trim() === '' ? undefined : value;
+  };
+  const time = get('SQLITE_RESTORE_TARGET_TIME');
+  const generation = get('SQLITE_RESTORE_TARGET_GENERATION');
+  const index = get('SQLITE_RESTORE_TARGET_INDEX');
+  const txid = get('SQLITE_RESTORE_TARGET_TXID');
+  const matchValue = get('SQLITE_RESTORE_TARGET_MATCH');
+  const kinds = [
+    time !== undefined ? 'SQLITE_RESTORE_TARGET_TIME' : undefined,
+    generation !== undefined || index !== undefined ? 'SQLITE_RESTORE_TARGET_GENERATION/INDEX' : undefined,
+    txid !== undefined ? 'SQLITE_RESTORE_TARGET_TXID' : undefined,
+  ].filter((k) => k !== undefined);
+  if (kinds.length > 1) throw new ConfigError(`only one kind of restore target may be set, got ${kinds.join(' and ')}`);
+  if (matchValue !== undefined && !['exact', 'at-or-before'].includes(matchValue.trim())) {
+    throw new ConfigError('SQLITE_RESTORE_TARGET_MATCH must be exact or at-or-before');
+  }
+  if (kinds.length === 0) {
+    if (matchValue !== undefined) {
+      throw new ConfigError('SQLITE_RESTORE_TARGET_MATCH is set but no target is: set SQLITE_RESTORE_TARGET_TIME, _GENERATION (+ _INDEX) or _TXID');
+    }
+    return 'latest';
+  }
+  const match = (matchValue?.trim() ?? 'exact') as TargetMatch;
+  if (time !== undefined) return Object.freeze({ kind: 'time', time: parseRfc3339(time, 'SQLITE_RESTORE_TARGET_TIME'), match });
+  if (txid !== undefined) return Object.freeze({ kind: 'txid', txid: parseTxid(txid, 'SQLITE_RESTORE_TARGET_TXID'), match });
+  if (generation === undefined) {
+    throw new ConfigError('SQLITE_RESTORE_TARGET_INDEX needs SQLITE_RESTORE_TARGET_GENERATION: WAL indexes restart in every generation');
+  }
+  return Object.freeze({
+    kind: 'generation',
+    generation: parseGeneration(generation, 'SQLITE_RESTORE_TARGET_GENERATION'),
+    index: index === undefined ? undefined : parseWalIndex(index, 'SQLITE_RESTORE_TARGET_INDEX'),
+    match,
+  });
+}
+
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command: Command = 'restore'): Config {
   const env = envVar.from(environment);
   try {
     const replica = parseReplicaUrl(
       env.get('SQLITE_RESTORE_REPLICA_URL').required().example('s3://my-bucket/db/app.db').asString(),
     );
-    const dbPath = absolutePath(
-      'SQLITE_RESTORE_DB_PATH',
-      env.get('SQLITE_RESTORE_DB_PATH').required().example('/data/app.db').asString(),
-    );
+    const givenDbPath = env.get('SQLITE_RESTORE_DB_PATH').required(command === 'restore').example('/data/app.db').asString();
+    const verifyDirValue = env.get('SQLITE_RESTORE_VERIFY_DIR').example('/scratch').asString();
+    const verifyDir = verifyDirValue
+      ? absoluteDir('SQLITE_RESTORE_VERIFY_DIR', verifyDirValue)
+      : givenDbPath
+        ? path.dirname(absolutePath('SQLITE_RESTORE_DB_PATH', givenDbPath))
+        : os.tmpdir();
+    // list never writes a database; verify writes into its own scratch directory.
+    const dbPath = absolutePath('SQLITE_RESTORE_DB_PATH', givenDbPath ?? path.join(verifyDir, 'verify.db'));
     const endpoint = env.get('SQLITE_RESTORE_S3_ENDPOINT').example('http://minio:9000').asUrlString();
     const forcePathStyle = env
       .get('SQLITE_RESTORE_S3_FORCE_PATH_STYLE')
@@ -170,7 +244,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     }
     const config: Config = {
       replica,
-      layout: env.get('SQLITE_RESTORE_LAYOUT').default('auto').asEnum(['auto', 'litestream-v0.3', 'litestream-v0.5']),
+      layout: env.get('SQLITE_RESTORE_LAYOUT').default('auto').asEnum(['auto', 'litestream-v0.3', 'litestream-v0.5', 'zlayer']),
       file: Object.freeze({
         mode: Number.parseInt(rawMode, 8),
         uid: env.get('SQLITE_RESTORE_FILE_UID').example('1000').asIntPositive(),
@@ -207,6 +281,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
         .default('info')
         .asEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
       terminationLogPath: env.get('SQLITE_RESTORE_TERMINATION_LOG').default('/dev/termination-log').asString(),
+      target: parseTarget(environment),
+      verifyDir,
     };
     if (config.concurrency > 64) throw new ConfigError('SQLITE_RESTORE_CONCURRENCY must be between 1 and 64');
     if (config.markerPath === config.dbPath) {
@@ -223,6 +299,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   }
 }
 
+function absoluteDir(name: string, value: string): string {
+  if (!path.isAbsolute(value)) throw new ConfigError(`${name} must be an absolute path`);
+  return path.normalize(value).replace(/(.)\/+$/, '$1');
+}
+
 function positive(value: number, name: string): number {
   // env-var's asIntPositive accepts 0, which is never meaningful here.
   if (value < 1) throw new ConfigError(`${name} must be at least 1`);
@@ -230,7 +311,28 @@ function positive(value: number, name: string): number {
 }
 
 /** The configuration as it is safe to log: no secrets are part of Config at all. */
-export function describeConfig(config: Config): Record<string, unknown> {
+export function describeConfig(config: Config, command: Command = 'restore'): Record<string, unknown> {
+  if (command === 'list') {
+    return {
+      replica: config.replica.url,
+      layout: config.layout,
+      s3: config.replica.kind === 's3' ? config.s3 : undefined,
+      timeoutSeconds: config.timeoutSeconds,
+      concurrency: config.concurrency,
+    };
+  }
+  if (command === 'verify') {
+    return {
+      replica: config.replica.url,
+      layout: config.layout,
+      s3: config.replica.kind === 's3' ? config.s3 : undefined,
+      verifyDir: config.verifyDir,
+      verify: 'full',
+      timeoutSeconds: config.timeoutSeconds,
+      concurrency: config.concurrency,
+      target: describeTarget(config.target),
+    };
+  }
   return {
     replica: config.replica.url,
     layout: config.layout,
@@ -243,5 +345,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
     markerPath: config.markerPath,
     timeoutSeconds: config.timeoutSeconds,
     concurrency: config.concurrency,
+    target: describeTarget(config.target),
   };
 }

@@ -5,7 +5,7 @@
 export const ExitCode = {
   ok: 0,
   corrupt: 65, // backup corrupt, non-contiguous, or failed verification
-  noBackup: 66, // no backup found while one is required
+  noBackup: 66, // no backup found while one is required, or none at the requested point
   internal: 70,
   localIo: 74, // disk full, read-only target, permission on the volume
   temporary: 75, // storage unreachable / throttled after retries
@@ -42,6 +42,16 @@ export class AuthError extends RestoreError {
 export class NoBackupError extends RestoreError {
   readonly exitCode = ExitCode.noBackup;
   readonly kind = 'no-backup';
+}
+
+/**
+ * Backups exist, but none holds the requested point in time (or TXID, or WAL
+ * index) exactly, or nothing is that old: exit 66 like "no backup", but never
+ * turned into a first boot.
+ */
+export class TargetUnreachableError extends RestoreError {
+  readonly exitCode = ExitCode.noBackup;
+  readonly kind = 'target-unreachable';
 }
 
 export class CorruptBackupError extends RestoreError {

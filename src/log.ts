@@ -5,7 +5,8 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
-export function createLogger(level: string = 'info'): Logger {
+/** `fd` 2 sends the log lines to stderr, for commands whose stdout is their output (list, --json). */
+export function createLogger(level: string = 'info', fd: 1 | 2 = 1): Logger {
   return pino(
     {
       level,
@@ -17,6 +18,6 @@ export function createLogger(level: string = 'info'): Logger {
         censor: '[redacted]',
       },
     },
-    pino.destination({ dest: 1, sync: true }),
+    pino.destination({ dest: fd, sync: true }),
   );
 }

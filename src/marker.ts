@@ -11,6 +11,8 @@ export interface Marker {
   readonly database: string;
   readonly replica: string;
   readonly source?: Readonly<Record<string, unknown>>;
+  /** A point-in-time restore: the target asked for and what was reached. */
+  readonly target?: Readonly<Record<string, string | number>>;
   readonly bytes?: { readonly downloaded: number; readonly database: number };
   readonly sha256?: string;
   readonly verify: Config['verify'];

@@ -5,9 +5,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { buildDatabase } from './build.js';
-import type { Config } from './config.js';
-import { NoBackupError, toLocalIoError } from './errors.js';
-import type { Layout } from './layout/layout.js';
+import type { Config, VerifyLevel } from './config.js';
+import { CorruptBackupError, NoBackupError, toLocalIoError } from './errors.js';
+import type { Layout, RestorePlan } from './layout/layout.js';
 import type { Logger } from './log.js';
 import { writeMarker, type Marker } from './marker.js';
 import { Progress } from './progress.js';
@@ -52,7 +52,7 @@ export async function restore({ config, store, layout, log, signal }: RestoreDep
   }
 
   const tPlan = Date.now();
-  const plan = await layout.plan(store, signal);
+  const plan = await layout.plan(store, signal, config.target);
   const planMs = Date.now() - tPlan;
   if (!plan) {
     if (config.ifNoBackup === 'allow') {
@@ -72,35 +72,78 @@ export async function restore({ config, store, layout, log, signal }: RestoreDep
   for (const warning of plan.warnings) log.warn({ event: 'backup-warning' }, warning);
   const totalBytes = plan.steps.reduce((sum, step) => sum + step.object.size, 0);
   log.info(
-    { event: 'plan', layout: plan.layout, source: plan.source, objects: plan.steps.length, totalBytes, durationMs: planMs },
+    {
+      event: 'plan',
+      layout: plan.layout,
+      source: plan.source,
+      ...(plan.target ? { target: plan.target } : {}),
+      objects: plan.steps.length,
+      totalBytes,
+      durationMs: planMs,
+    },
     'restore planned',
   );
 
   const temp = tempPaths(config.dbPath);
-  const progress = new Progress(log, totalBytes);
-  try {
-    progress.start();
-    const built = await buildDatabase({
-      store,
-      plan,
-      dbTempPath: temp.db,
-      spillPath: temp.spill,
-      concurrency: config.concurrency,
-      signal,
-      onBytes: progress.add,
-    });
-    const downloadMs = progress.stop();
-    await removeQuietly(temp.spill);
+  let downloaded = 0;
+  /** Builds and verifies one plan into the temporary file. */
+  const attempt = async (candidate: RestorePlan) => {
+    const verify = stricter(config.verify, candidate.minVerify);
+    const progress = new Progress(log, candidate.steps.reduce((sum, step) => sum + step.object.size, 0));
+    try {
+      progress.start();
+      const built = await buildDatabase({
+        store,
+        plan: candidate,
+        dbTempPath: temp.db,
+        spillPath: temp.spill,
+        concurrency: config.concurrency,
+        signal,
+        onBytes: progress.add,
+      });
+      const downloadMs = progress.stop();
+      await removeQuietly(temp.spill);
 
-    const tVerify = Date.now();
-    // SQLite checks the file in a worker thread while this thread hashes it.
-    const [verified, sha256] = await Promise.all([
-      verifyDatabase(temp.db, config.verify, plan.source.snapshot?.toString() ?? plan.layout, signal),
-      sha256Of(temp.db, signal),
-    ]);
-    // Opening the file for checks may leave SQLite's side files: never publish those.
-    for (const suffix of ['-wal', '-shm']) await removeQuietly(`${temp.db}${suffix}`);
-    const verifyMs = Date.now() - tVerify;
+      const tVerify = Date.now();
+      // SQLite checks the file in a worker thread while this thread hashes it.
+      const [verified, sha256] = await Promise.all([
+        verifyDatabase(temp.db, verify, candidate.source.snapshot?.toString() ?? candidate.layout, signal),
+        sha256Of(temp.db, signal),
+      ]);
+      // Opening the file for checks may leave SQLite's side files: never publish those.
+      for (const suffix of ['-wal', '-shm']) await removeQuietly(`${temp.db}${suffix}`);
+      return { built, verified, sha256, verify, downloadMs, verifyMs: Date.now() - tVerify };
+    } finally {
+      progress.stop();
+      downloaded += progress.bytes;
+    }
+  };
+
+  try {
+    // A layout whose objects are not provably linked offers fallbacks, best
+    // first: a candidate whose content is rejected (corrupt, or failing
+    // verification) gives way to the next, loudly.
+    const candidates = [plan, ...(plan.fallbacks ?? [])];
+    const rejections: string[] = [];
+    let chosen = plan;
+    let result: Awaited<ReturnType<typeof attempt>> | undefined;
+    for (const [i, candidate] of candidates.entries()) {
+      try {
+        result = await attempt(candidate);
+        chosen = candidate;
+        break;
+      } catch (err) {
+        const next = candidates[i + 1];
+        if (!next || !(err instanceof CorruptBackupError) || signal.aborted) throw err;
+        const message = `rejected ${describePlan(candidate)}: ${err.message}; falling back to ${describePlan(next)}`;
+        log.warn({ event: 'fallback', rejected: candidate.source, next: next.source, reason: err.message }, message);
+        rejections.push(message);
+        for (const warning of next.warnings) if (!plan.warnings.includes(warning)) log.warn({ event: 'backup-warning' }, warning);
+        await removeQuietly(temp.db, temp.spill, `${temp.db}-wal`, `${temp.db}-shm`);
+      }
+    }
+    const { built, verified, sha256, verify, downloadMs, verifyMs } = result as NonNullable<typeof result>;
+    const warnings = [...rejections, ...chosen.warnings];
 
     signal.throwIfAborted();
     const tPublish = Date.now();
@@ -112,11 +155,12 @@ export async function restore({ config, store, layout, log, signal }: RestoreDep
       outcome: 'restored',
       database: config.dbPath,
       replica: config.replica.url,
-      source: { layout: plan.layout, ...plan.source, position: built.position },
-      bytes: { downloaded: progress.bytes, database: databaseBytes },
+      source: { layout: chosen.layout, ...chosen.source, position: built.position },
+      ...(chosen.target ? { target: chosen.target } : {}),
+      bytes: { downloaded, database: databaseBytes },
       sha256,
-      verify: config.verify,
-      ...(plan.warnings.length > 0 ? { warnings: plan.warnings } : {}),
+      verify,
+      ...(warnings.length > 0 ? { warnings } : {}),
       durationsMs: { plan: planMs, download: downloadMs, verify: verifyMs, publish: publishMs, total: Date.now() - t0 },
     }).then((marker) => {
       log.info(
@@ -136,7 +180,17 @@ export async function restore({ config, store, layout, log, signal }: RestoreDep
   } catch (err) {
     throw toLocalIoError(err, 'restoring');
   } finally {
-    progress.stop();
     await removeQuietly(temp.db, temp.spill);
   }
+}
+
+const VERIFY_LEVELS: readonly VerifyLevel[] = ['none', 'quick', 'full'];
+
+/** The stronger of the configured verification and the one a plan needs. */
+function stricter(configured: VerifyLevel, needed: VerifyLevel | undefined): VerifyLevel {
+  return needed && VERIFY_LEVELS.indexOf(needed) > VERIFY_LEVELS.indexOf(configured) ? needed : configured;
+}
+
+function describePlan(plan: RestorePlan): string {
+  return plan.description ?? String(plan.source.snapshot ?? plan.layout);
 }

@@ -4,20 +4,23 @@
 // without listing a large replica in full.
 import { ConfigError } from '../errors.js';
 import type { Store } from '../store/store.js';
-import type { Layout, RestorePlan } from './layout.js';
+import type { Layout, Listing, RestorePlan } from './layout.js';
+import { checkTargetSupported, type RestoreTarget } from './target.js';
 import { litestreamV3 } from './litestream-v3/index.js';
 import { litestreamV5, ltxPrefixes } from './ltx/index.js';
+import { zlayer, ZLAYER_PREFIXES } from './zlayer/index.js';
 
-export const LAYOUT_NAMES = ['litestream-v0.3', 'litestream-v0.5'] as const;
+export const LAYOUT_NAMES = ['litestream-v0.3', 'litestream-v0.5', 'zlayer'] as const;
 export type LayoutName = (typeof LAYOUT_NAMES)[number];
 
 const CANDIDATES: ReadonlyArray<{ layout: Layout; prefixes: readonly string[] }> = [
   { layout: litestreamV3, prefixes: ['generations/'] },
   { layout: litestreamV5, prefixes: ltxPrefixes() },
+  { layout: zlayer, prefixes: ZLAYER_PREFIXES },
 ];
 
 export function layoutByName(name: LayoutName): Layout {
-  return name === 'litestream-v0.3' ? litestreamV3 : litestreamV5;
+  return name === 'litestream-v0.3' ? litestreamV3 : name === 'litestream-v0.5' ? litestreamV5 : zlayer;
 }
 
 async function holdsAny(store: Store, prefix: string, signal: AbortSignal): Promise<boolean> {
@@ -44,7 +47,9 @@ export async function detectLayouts(store: Store, signal: AbortSignal): Promise<
  */
 export const autoLayout: Layout = {
   name: 'auto',
-  async plan(store: Store, signal: AbortSignal): Promise<RestorePlan | null> {
+  // Whatever any layout supports; the detected one checks its own.
+  targets: ['time', 'generation', 'txid'],
+  async plan(store: Store, signal: AbortSignal, target: RestoreTarget = 'latest'): Promise<RestorePlan | null> {
     const found = await detectLayouts(store, signal);
     const [only, ...others] = found;
     if (!only) return null;
@@ -53,6 +58,25 @@ export const autoLayout: Layout = {
         `the replica at ${store.location} holds more than one backup layout: ${found.map((f) => f.found).join(' and ')}; set SQLITE_RESTORE_LAYOUT to ${LAYOUT_NAMES.join(' or ')} to choose one`,
       );
     }
-    return only.layout.plan(store, signal);
+    checkTargetSupported(only.layout, target);
+    return only.layout.plan(store, signal, target);
+  },
+  async list(store: Store, signal: AbortSignal): Promise<Listing> {
+    const listings = await listDetected(store, signal);
+    return {
+      layout: listings.map((l) => l.layout).join(' + ') || 'none',
+      details: { layouts: listings },
+      tables: listings.flatMap((l) => l.tables.map((t) => ({ ...t, title: `${l.layout}: ${t.title}` }))),
+      notes: listings.flatMap((l) => l.notes.map((n) => `${l.layout}: ${n}`)),
+    };
   },
 };
+
+/**
+ * A listing of every layout the replica holds (none, one, or several: a
+ * replica a restore refuses as ambiguous is exactly one worth looking at).
+ */
+export async function listDetected(store: Store, signal: AbortSignal): Promise<Listing[]> {
+  const found = await detectLayouts(store, signal);
+  return Promise.all(found.map(({ layout }) => layout.list(store, signal)));
+}

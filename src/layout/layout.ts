@@ -2,8 +2,9 @@
 // read in order and how to apply each. Layouts know key names and linkage;
 // they never touch the local file system.
 import type { ObjectInfo, Store } from '../store/store.js';
+import type { RestoreTarget, TargetKind } from './target.js';
 
-export type Compression = 'lz4' | 'none';
+export type Compression = 'lz4' | 'zstd' | 'none';
 
 export interface SnapshotStep {
   readonly kind: 'snapshot';
@@ -19,6 +20,20 @@ export interface WalStep {
   readonly walIndex: number;
   /** Byte offset of this segment inside that WAL file. */
   readonly offset: number;
+  /**
+   * strict (default): every frame must be valid and the WAL end on a commit.
+   * lenient: a whole -wal file copied at some moment; its committed frames up
+   * to the first invalid one are applied, as SQLite's own recovery reads it,
+   * and the step fails if it commits nothing.
+   */
+  readonly mode?: 'strict' | 'lenient';
+  /**
+   * For a WAL not provably linked to the snapshot: fail the step when the
+   * database header's change counter (SQLite raises it by at most one per
+   * commit that writes page 1) shows the WAL would roll page 1 back, or skips
+   * commits made between the snapshot and the WAL's first page-1 write.
+   */
+  readonly checkChangeCounter?: boolean;
 }
 
 /**
@@ -46,10 +61,57 @@ export interface RestorePlan {
   readonly steps: readonly PlanStep[];
   /** Key of the object that should exist at a WAL position, for error messages about gaps (WAL layouts). */
   walKey(walIndex: number, offset: number): string;
+  /**
+   * Plans to a point in time only: the target as asked and what the plan
+   * reaches (e.g. reachedTime, reachedTxid), copied into the marker.
+   */
+  readonly target?: Readonly<Record<string, string | number>>;
+  /** What this plan restores, in a few words, for messages when it is rejected or used as a fallback. */
+  readonly description?: string;
+  /** The verification the result needs at least, whatever SQLITE_RESTORE_VERIFY says. */
+  readonly minVerify?: 'quick' | 'full';
+  /**
+   * Plans to try in order, best first, when this one cannot be built or its
+   * result fails verification because of the backup's content (a
+   * CorruptBackupError): for layouts whose objects are not provably linked,
+   * where the best candidate is a guess. Each is built from scratch; the last
+   * one's failure is the run's.
+   */
+  readonly fallbacks?: readonly RestorePlan[];
+}
+
+/** One table of a listing, rendered aligned by the `list` command. */
+export interface ListingTable {
+  readonly title: string;
+  readonly columns: readonly string[];
+  readonly rows: ReadonlyArray<readonly string[]>;
+}
+
+/** What a replica holds in one layout, for the `list` command. */
+export interface Listing {
+  readonly layout: string;
+  /** Layout-specific, JSON-ready description (generations, levels, ...), printed by `list --json`. */
+  readonly details: Readonly<Record<string, unknown>>;
+  /** The same for humans. */
+  readonly tables: readonly ListingTable[];
+  /** Things worth knowing (ignored keys, nothing restorable yet, ...). */
+  readonly notes: readonly string[];
 }
 
 export interface Layout {
   readonly name: string;
-  /** The newest restorable backup, or null when the replica holds none. */
-  plan(store: Store, signal: AbortSignal): Promise<RestorePlan | null>;
+  /**
+   * The kinds of point-in-time target plan() accepts besides 'latest'. A
+   * layout without it only restores the newest backup; asking it for more is
+   * a configuration error (checkTargetSupported in target.ts).
+   */
+  readonly targets?: readonly TargetKind[];
+  /**
+   * The newest restorable backup (target 'latest', the default), or the
+   * restore reaching `target`; null when the replica holds no backup at all.
+   * A target the backups cannot reach is a TargetUnreachableError (exit 66).
+   */
+  plan(store: Store, signal: AbortSignal, target?: RestoreTarget): Promise<RestorePlan | null>;
+  /** Everything of this layout the replica holds, for `sqlite-s3-restore list`. */
+  list(store: Store, signal: AbortSignal): Promise<Listing>;
 }

@@ -44,6 +44,19 @@ export class FileStore implements Store {
     }
   }
 
+  readRange(info: ObjectInfo, start: number, end: number, options: ReadOptions): Readable {
+    const file = path.join(this.root, info.key);
+    const source = fs.createReadStream(file, { signal: options.signal, start, end: end - 1, highWaterMark: 1 << 20 });
+    const out = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        options.onBytes?.(chunk.length);
+        done(null, chunk);
+      },
+    });
+    source.on('error', (err) => out.destroy(toLocalIoError(err, `reading ${file}`)));
+    return source.pipe(out);
+  }
+
   read(info: ObjectInfo, options: ReadOptions): Readable {
     const file = path.join(this.root, info.key);
     let seen = 0;

@@ -27,4 +27,25 @@ export interface Store {
    * exactly `info.size` bytes.
    */
   read(info: ObjectInfo, options: ReadOptions): Readable;
+  /** Bytes [start, end) of the object, with the same retries; optional (readHead falls back to read()). */
+  readRange?(info: ObjectInfo, start: number, end: number, options: ReadOptions): Readable;
+}
+
+/** The first `length` bytes of an object (fewer if it is shorter), e.g. a file header. */
+export async function readHead(store: Store, info: ObjectInfo, length: number, signal: AbortSignal): Promise<Buffer> {
+  const end = Math.min(length, info.size);
+  if (end === 0) return Buffer.alloc(0);
+  const stream = store.readRange ? store.readRange(info, 0, end, { signal }) : store.read(info, { signal });
+  const chunks: Buffer[] = [];
+  let got = 0;
+  try {
+    for await (const chunk of stream) {
+      chunks.push(chunk as Buffer);
+      got += (chunk as Buffer).length;
+      if (got >= end) break;
+    }
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks).subarray(0, end);
 }

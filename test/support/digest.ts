@@ -21,14 +21,21 @@ function encodeValue(h: ReturnType<typeof createHash>, v: unknown): void {
   else throw new Error(`unexpected SQLite value ${typeof v}`);
 }
 
-export function logicalDigest(dbPath: string): DbDigest {
+export interface DigestOptions {
+  /** Tables left out (schema and rows), e.g. Litestream's own bookkeeping tables. */
+  skipTables?: readonly string[];
+}
+
+export function logicalDigest(dbPath: string, opts: DigestOptions = {}): DbDigest {
+  const skip = new Set(opts.skipTables ?? []);
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
     db.defaultSafeIntegers(true);
     const h = createHash('sha256');
     const schema = db
       .prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name")
-      .all() as { type: string; name: string; tbl_name: string; sql: string | null }[];
+      .all()
+      .filter((s) => !skip.has((s as { tbl_name: string }).tbl_name)) as { type: string; name: string; tbl_name: string; sql: string | null }[];
     for (const s of schema) {
       for (const v of [s.type, s.name, s.tbl_name, s.sql]) encodeValue(h, v);
     }

@@ -25,9 +25,14 @@ export interface RunOptions {
 }
 
 export async function runRestore(env: Record<string, string>, opts: RunOptions = {}): Promise<RunResult> {
+  return runCli([], env, opts);
+}
+
+/** Runs the CLI with arguments (e.g. `['list', '--json']`); `logs` parses stdout only. */
+export async function runCli(args: string[], env: Record<string, string>, opts: RunOptions = {}): Promise<RunResult> {
   const timeoutMs = opts.timeoutMs ?? 300_000;
   const started = Date.now();
-  const child = spawn(process.execPath, [cliPath], {
+  const child = spawn(process.execPath, [cliPath, ...args], {
     cwd: repoRoot,
     // No instance-metadata lookups from tests, whatever credentials a test leaves out.
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', AWS_EC2_METADATA_DISABLED: 'true', ...env },

@@ -41,6 +41,8 @@ apt_install() {
 # --- toolchain -------------------------------------------------------------
 command -v go >/dev/null 2>&1 || die "Go (>= 1.24) is required to build MinIO and Litestream"
 command -v gcc >/dev/null 2>&1 || apt_install gcc libc6-dev
+# zstd frames for the zlayer-storage fixtures (test/support/zlayer.ts)
+command -v zstd >/dev/null 2>&1 || apt_install zstd
 
 # build_tool <name> <module> <package> <version> [<file go install writes>]
 # The last argument is for packages whose directory is not named like the tool

@@ -1,13 +1,24 @@
-// The Litestream v0.3 layout: lists the replica and plans the newest restore.
+// The Litestream v0.3 layout: lists the replica and plans a restore to the
+// newest state, a generation (+ WAL index) or a time.
 import type { ObjectInfo, Store } from '../../store/store.js';
-import type { Layout, RestorePlan } from '../layout.js';
-import { LAYOUT_NAME, planV3 } from './plan.js';
+import type { Layout, Listing, RestorePlan } from '../layout.js';
+import { checkTargetSupported, type RestoreTarget } from '../target.js';
+import { LAYOUT_NAME, listV3, planV3 } from './plan.js';
+
+async function listAll(store: Store, signal: AbortSignal): Promise<ObjectInfo[]> {
+  const objects: ObjectInfo[] = [];
+  for await (const object of store.list('generations/', signal)) objects.push(object);
+  return objects;
+}
 
 export const litestreamV3: Layout = {
   name: LAYOUT_NAME,
-  async plan(store: Store, signal: AbortSignal): Promise<RestorePlan | null> {
-    const objects: ObjectInfo[] = [];
-    for await (const object of store.list('generations/', signal)) objects.push(object);
-    return planV3(objects).plan;
+  targets: ['generation', 'time'],
+  async plan(store: Store, signal: AbortSignal, target: RestoreTarget = 'latest'): Promise<RestorePlan | null> {
+    checkTargetSupported(litestreamV3, target);
+    return planV3(await listAll(store, signal), target).plan;
+  },
+  async list(store: Store, signal: AbortSignal): Promise<Listing> {
+    return listV3(await listAll(store, signal));
   },
 };

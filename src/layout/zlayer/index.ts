@@ -1,0 +1,54 @@
+// The zlayer-storage layout (the Rust crate's SQLite replication to S3):
+// lists snapshots/ and wal/, reads metadata.json, and plans the best-effort
+// restore described in plan.ts. Only the newest state can be restored.
+import { CorruptBackupError } from '../../errors.js';
+import type { ObjectInfo, Store } from '../../store/store.js';
+import type { Layout, Listing, RestorePlan } from '../layout.js';
+import { checkTargetSupported, type RestoreTarget } from '../target.js';
+import { METADATA_KEY, SNAPSHOTS_PREFIX, WAL_PREFIX } from './keys.js';
+import { METADATA_MAX_BYTES, parseMetadata, type MetadataState } from './metadata.js';
+import { LAYOUT_NAME, listZlayer, planZlayer } from './plan.js';
+
+/** Where detection looks: any object under these means the replica holds this layout. */
+export const ZLAYER_PREFIXES = [SNAPSHOTS_PREFIX, WAL_PREFIX, METADATA_KEY] as const;
+
+async function listAll(store: Store, signal: AbortSignal): Promise<ObjectInfo[]> {
+  const listings = await Promise.all(
+    [SNAPSHOTS_PREFIX, WAL_PREFIX].map(async (prefix) => {
+      const objects: ObjectInfo[] = [];
+      for await (const object of store.list(prefix, signal)) objects.push(object);
+      return objects;
+    }),
+  );
+  return listings.flat();
+}
+
+/** metadata.json, if present; storage errors propagate, unusable content is reported as invalid. */
+export async function readMetadata(store: Store, signal: AbortSignal): Promise<MetadataState> {
+  let info: ObjectInfo | undefined;
+  for await (const object of store.list(METADATA_KEY, signal)) if (object.key === METADATA_KEY) info = object;
+  if (!info) return { state: 'missing' };
+  if (info.size > METADATA_MAX_BYTES) return { state: 'invalid', reason: `${info.size} bytes, more than a metadata file holds` };
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of store.read(info, { signal })) chunks.push(chunk as Buffer);
+  } catch (err) {
+    // Replaced while being read (a size change): nothing to cross-check against.
+    if (err instanceof CorruptBackupError && !signal.aborted) return { state: 'invalid', reason: err.message };
+    throw err;
+  }
+  return parseMetadata(Buffer.concat(chunks).toString('utf8'));
+}
+
+export const zlayer: Layout = {
+  name: LAYOUT_NAME,
+  async plan(store: Store, signal: AbortSignal, target: RestoreTarget = 'latest'): Promise<RestorePlan | null> {
+    checkTargetSupported(zlayer, target);
+    const [objects, metadata] = await Promise.all([listAll(store, signal), readMetadata(store, signal)]);
+    return planZlayer(objects, metadata);
+  },
+  async list(store: Store, signal: AbortSignal): Promise<Listing> {
+    const [objects, metadata] = await Promise.all([listAll(store, signal), readMetadata(store, signal)]);
+    return listZlayer(objects, metadata);
+  },
+};

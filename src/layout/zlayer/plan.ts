@@ -1,0 +1,235 @@
+// Chooses what to restore from a zlayer-storage replica. Nothing in this
+// layout links a WAL copy to a snapshot, so the plan is a best guess with
+// fallbacks: the newest snapshot (by the time in its name) with each of the
+// newest WAL copies written after it (by LastModified), newest first, each
+// accepted only if its frames are valid, it continues the snapshot's change
+// counter and the result passes integrity_check; finally the snapshot alone.
+// Pure: a listing and metadata.json in, plans out.
+import { CorruptBackupError } from '../../errors.js';
+import type { ObjectInfo } from '../../store/store.js';
+import type { Listing, RestorePlan, SnapshotStep, WalStep } from '../layout.js';
+import { parseZlayerKey, snapshotKeyIn, SNAPSHOTS_PREFIX, WAL_PREFIX } from './keys.js';
+import type { MetadataState } from './metadata.js';
+
+export const LAYOUT_NAME = 'zlayer';
+/** WAL copies tried on top of the snapshot before it is restored alone; each try rebuilds the database. */
+export const MAX_WAL_CANDIDATES = 3;
+
+export interface ZlayerSnapshot {
+  readonly object: ObjectInfo;
+  readonly stamp: string;
+  readonly time: Date;
+}
+
+export interface ZlayerWal {
+  readonly object: ObjectInfo;
+  readonly sequence: bigint;
+}
+
+export interface ZlayerObjects {
+  /** Newest first, by the time in the name. */
+  readonly snapshots: ZlayerSnapshot[];
+  /** Newest first, by LastModified (then sequence). */
+  readonly wal: ZlayerWal[];
+  /** Keys under snapshots/ and wal/ that do not follow the crate's naming. */
+  readonly ignored: number;
+}
+
+export interface WalSelection {
+  /** Written after the snapshot, newest first. */
+  readonly after: ZlayerWal[];
+  /** Written in the same instant (LastModified has whole seconds on S3): cannot be ordered. */
+  readonly sameTime: ZlayerWal[];
+  readonly before: ZlayerWal[];
+}
+
+export function classify(objects: Iterable<ObjectInfo>): ZlayerObjects {
+  const snapshots: ZlayerSnapshot[] = [];
+  const wal: ZlayerWal[] = [];
+  let ignored = 0;
+  for (const object of objects) {
+    const key = parseZlayerKey(object.key);
+    if (key?.type === 'snapshot') snapshots.push({ object, stamp: key.stamp, time: key.time });
+    else if (key?.type === 'wal') wal.push({ object, sequence: key.sequence });
+    else if (object.key.startsWith(SNAPSHOTS_PREFIX) || object.key.startsWith(WAL_PREFIX)) ignored += 1;
+  }
+  snapshots.sort((a, b) => b.time.getTime() - a.time.getTime());
+  wal.sort(
+    (a, b) =>
+      b.object.lastModified.getTime() - a.object.lastModified.getTime() ||
+      (b.sequence > a.sequence ? 1 : b.sequence < a.sequence ? -1 : 0) ||
+      (b.object.key > a.object.key ? 1 : -1),
+  );
+  return { snapshots, wal, ignored };
+}
+
+/** Splits WAL copies (newest first) by when they were written relative to the snapshot object. */
+export function selectWal(snapshot: ZlayerSnapshot, wal: readonly ZlayerWal[]): WalSelection {
+  const at = snapshot.object.lastModified.getTime();
+  return {
+    after: wal.filter((w) => w.object.lastModified.getTime() > at),
+    sameTime: wal.filter((w) => w.object.lastModified.getTime() === at),
+    before: wal.filter((w) => w.object.lastModified.getTime() < at),
+  };
+}
+
+const iso = (d: Date) => d.toISOString();
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** What metadata.json says about the chosen snapshot: warnings, or an error when it names a newer one that is gone. */
+function crossCheck(metadata: MetadataState, newest: ZlayerSnapshot, snapshots: readonly ZlayerSnapshot[]): string[] {
+  const key = newest.object.key;
+  if (metadata.state === 'missing') {
+    return [`metadata.json is missing: the newest snapshot could not be cross-checked; restoring the newest one listed, ${key}`];
+  }
+  if (metadata.state === 'invalid') {
+    return [`metadata.json could not be used (${metadata.reason}): the newest snapshot could not be cross-checked; restoring the newest one listed, ${key}`];
+  }
+  const named = metadata.metadata.latestSnapshot;
+  if (named === undefined) return [`metadata.json names no latest snapshot; restoring the newest one listed, ${key}`];
+  const namedKey = snapshotKeyIn(named);
+  const namedTime = namedKey ? parseZlayerKey(namedKey) : undefined;
+  if (!namedKey || namedTime?.type !== 'snapshot') {
+    return [`metadata.json names "${named}" as the latest snapshot, which is not a snapshot key; restoring the newest one listed, ${key}`];
+  }
+  if (namedKey === key) return [];
+  if (namedTime.time.getTime() > newest.time.getTime()) {
+    throw new CorruptBackupError(
+      `metadata.json names ${namedKey} as the latest snapshot, but it is not in the replica (the newest listed is ${key}); ` +
+        'refusing to restore older data: find out what deleted it, or remove metadata.json to restore the newest snapshot present',
+    );
+  }
+  const listed = snapshots.some((s) => s.object.key === namedKey);
+  return [
+    `metadata.json names ${namedKey} as the latest snapshot${listed ? '' : ' (no longer in the replica)'}; the newer ${key} is restored ` +
+      '(metadata.json is written after each snapshot upload, so it lags when that write failed)',
+  ];
+}
+
+/** The restore plan: the newest snapshot with each candidate WAL copy, then alone; null when the replica is empty. */
+export function planZlayer(
+  objects: Iterable<ObjectInfo>,
+  metadata: MetadataState,
+  maxWalCandidates = MAX_WAL_CANDIDATES,
+): RestorePlan | null {
+  const { snapshots, wal, ignored } = classify(objects);
+  const newest = snapshots[0];
+  if (!newest) {
+    if (wal.length === 0 && metadata.state === 'missing') return null;
+    const held = [wal.length > 0 ? plural(wal.length, 'WAL copy', 'WAL copies') : '', metadata.state !== 'missing' ? 'metadata.json' : '']
+      .filter(Boolean)
+      .join(' and ');
+    throw new CorruptBackupError(
+      `the zlayer replica holds ${held} but no snapshot (the crate may not have taken its first one yet, or it was deleted); a WAL copy cannot be restored without one`,
+    );
+  }
+  const warnings: string[] = [];
+  if (ignored > 0) warnings.push(`${plural(ignored, 'object', 'objects')} under snapshots/ or wal/ do not follow the zlayer-storage naming and were ignored`);
+  warnings.push(...crossCheck(metadata, newest, snapshots));
+  const uploadedLater = snapshots.find((s) => s.object.lastModified.getTime() > newest.object.lastModified.getTime());
+  if (uploadedLater) {
+    warnings.push(
+      `snapshot ${uploadedLater.object.key} was uploaded after ${newest.object.key} but is named older; ` +
+        'restoring the newest by name: is more than one writer using this prefix, or is a clock wrong?',
+    );
+  }
+  const selection = selectWal(newest, wal);
+  if (selection.sameTime.length > 0) {
+    warnings.push(
+      `${plural(selection.sameTime.length, 'WAL copy was', 'WAL copies were')} uploaded in the same second as snapshot ${newest.object.key} ` +
+        '(S3 keeps whole seconds) and cannot be ordered after it; not used',
+    );
+  }
+
+  const key = newest.object.key;
+  const snapshotStep: SnapshotStep = { kind: 'snapshot', object: newest.object, compression: 'zstd' };
+  const baseSource = { snapshot: key, snapshotTime: iso(newest.time) };
+  const tried = selection.after.slice(0, maxWalCandidates);
+  const untried = selection.after.length - tried.length;
+
+  const withWal = tried.map((w): RestorePlan => {
+    const step: WalStep = {
+      kind: 'wal',
+      object: w.object,
+      compression: 'zstd',
+      walIndex: 0,
+      offset: 0,
+      mode: 'lenient',
+      checkChangeCounter: true,
+    };
+    return {
+      layout: LAYOUT_NAME,
+      source: { ...baseSource, wal: w.object.key, walSequence: Number(w.sequence), walUploaded: iso(w.object.lastModified) },
+      warnings,
+      steps: [snapshotStep, step],
+      walKey: () => w.object.key,
+      description: `snapshot ${key} with WAL copy ${w.object.key}`,
+      minVerify: 'full',
+    };
+  });
+
+  const alone: RestorePlan = {
+    layout: LAYOUT_NAME,
+    source: { ...baseSource, wal: 'none' },
+    warnings: [
+      ...warnings,
+      tried.length > 0
+        ? `restored snapshot ${key} alone: ${tried.length === 1 ? 'the WAL copy' : `the ${tried.length} newest WAL copies`} written after it could not be applied` +
+          `${untried > 0 ? ` (${untried} older ones were not tried)` : ''}; changes made after the snapshot was taken are not in the restored database`
+        : `no WAL copy was written after snapshot ${key}${selection.before.length > 0 ? ` (${plural(selection.before.length, 'older one predates', 'older ones predate')} it)` : ''}: ` +
+          'restored the snapshot alone; transactions that were still only in the -wal file when it was taken are not in it',
+    ],
+    steps: [snapshotStep],
+    walKey: () => `${WAL_PREFIX}(none)`,
+    description: `snapshot ${key} alone`,
+  };
+
+  const [first, ...rest] = [...withWal, alone];
+  return { ...(first as RestorePlan), ...(rest.length > 0 ? { fallbacks: rest } : {}) };
+}
+
+/** Everything the replica holds, for `sqlite-s3-restore list`. */
+export function listZlayer(objects: Iterable<ObjectInfo>, metadata: MetadataState): Listing {
+  const { snapshots, wal, ignored } = classify(objects);
+  const newest = snapshots[0];
+  const notes: string[] = [];
+  if (ignored > 0) notes.push(`${plural(ignored, 'object', 'objects')} under snapshots/ or wal/ do not follow the zlayer-storage naming and were ignored`);
+  if (metadata.state === 'missing') notes.push('metadata.json is missing');
+  else if (metadata.state === 'invalid') notes.push(`metadata.json could not be used: ${metadata.reason}`);
+  const selection = newest ? selectWal(newest, wal) : undefined;
+  if (!newest) notes.push('no snapshot: nothing can be restored');
+  else {
+    const candidates = selection?.after.length ?? 0;
+    notes.push(
+      candidates > 0
+        ? `a restore takes snapshot ${newest.object.key} with the newest WAL copy written after it that passes the checks ` +
+            `(up to ${Math.min(candidates, MAX_WAL_CANDIDATES)} of ${candidates} tried), else the snapshot alone`
+        : `a restore takes snapshot ${newest.object.key} alone: no WAL copy was written after it`,
+    );
+  }
+  const position = (w: ZlayerWal) =>
+    !selection ? 'no snapshot' : selection.after.includes(w) ? 'after newest snapshot' : selection.sameTime.includes(w) ? 'same second' : 'before';
+  const details = {
+    metadata: metadata.state === 'ok' ? metadata.metadata : { state: metadata.state, ...(metadata.state === 'invalid' ? { reason: metadata.reason } : {}) },
+    snapshots: snapshots.map((s) => ({ key: s.object.key, time: iso(s.time), bytes: s.object.size, uploaded: iso(s.object.lastModified), newest: s === newest })),
+    wal: wal.map((w) => ({ key: w.object.key, sequence: w.sequence.toString(), bytes: w.object.size, uploaded: iso(w.object.lastModified), written: position(w) })),
+    ignoredObjects: ignored,
+  };
+  return {
+    layout: LAYOUT_NAME,
+    details,
+    tables: [
+      {
+        title: `snapshots (${snapshots.length}, newest first)`,
+        columns: ['KEY', 'TIME (NAME)', 'BYTES', 'UPLOADED'],
+        rows: details.snapshots.map((s) => [s.key, s.time, String(s.bytes), s.uploaded]),
+      },
+      {
+        title: `WAL copies (${wal.length}, newest upload first)`,
+        columns: ['KEY', 'FRAMES', 'BYTES', 'UPLOADED', 'WRITTEN'],
+        rows: details.wal.map((w) => [w.key, w.sequence, String(w.bytes), w.uploaded, w.written]),
+      },
+    ],
+    notes,
+  };
+}
