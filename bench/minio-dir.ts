@@ -4,8 +4,8 @@
 // server on it.
 import { mkdir } from 'node:fs/promises';
 import { minioBin } from '../test/support/paths.js';
-import { freePort, type S3Endpoint } from '../test/support/minio.js';
-import { sleep, startProcess, type ManagedProcess } from '../test/support/process.js';
+import { freePort, waitForMinio, type S3Endpoint } from '../test/support/minio.js';
+import { startProcess, type ManagedProcess } from '../test/support/process.js';
 
 export interface MinioCredentials {
   accessKey: string;
@@ -41,7 +41,8 @@ export async function startMinioAt(dataDir: string, creds: MinioCredentials): Pr
       },
     );
     const endpoint = `http://127.0.0.1:${port}`;
-    if (await waitLive(endpoint, proc)) {
+    // Ready, not just live: a restarted server must have loaded its cached data.
+    if (await waitForMinio(endpoint, proc, 'ready', 60_000)) {
       return {
         endpoint,
         ...creds,
@@ -54,22 +55,4 @@ export async function startMinioAt(dataDir: string, creds: MinioCredentials): Pr
     await proc.stop('SIGKILL');
     if (attempt >= 3) throw new Error(`MinIO on ${dataDir} did not become ready:\n${proc.output()}`);
   }
-}
-
-async function waitLive(endpoint: string, proc: ManagedProcess): Promise<boolean> {
-  let exited = false;
-  void proc.exited.then(() => {
-    exited = true;
-  });
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline && !exited) {
-    try {
-      const res = await fetch(`${endpoint}/minio/health/ready`, { signal: AbortSignal.timeout(1_000) });
-      if (res.ok) return true;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  return false;
 }

@@ -13,29 +13,13 @@
 // at most 64 KiB of previous output as the dictionary for linked blocks.
 
 import { Transform, type TransformCallback } from 'node:stream';
-import xxhash from 'xxhash-wasm';
 import { CorruptBackupError } from '../errors.js';
+import { getXxhash, type XXHashApi } from '../xxhash.js';
 import { decodeBlock, Lz4BlockError } from './block.js';
 
 export interface Lz4FrameDecoderOptions {
   /** Prepended to every error message, e.g. the object key being decoded. */
   name?: string;
-}
-
-type XXHashApi = Awaited<ReturnType<typeof xxhash>>;
-
-let xxhashPromise: Promise<XXHashApi> | undefined;
-
-/** Initialises the xxhash wasm module once per process. */
-function getXxhash(): Promise<XXHashApi> {
-  if (!xxhashPromise) {
-    xxhashPromise = xxhash();
-    // Let a failed initialisation be retried by the next caller.
-    xxhashPromise.catch(() => {
-      xxhashPromise = undefined;
-    });
-  }
-  return xxhashPromise;
 }
 
 const FRAME_MAGIC = 0x184d2204;

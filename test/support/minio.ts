@@ -57,7 +57,7 @@ export async function startMinio(): Promise<Minio> {
       },
     );
     const endpoint = `http://127.0.0.1:${port}`;
-    const ready = await waitReady(endpoint, proc);
+    const ready = await waitForMinio(endpoint, proc);
     if (ready) {
       return {
         endpoint,
@@ -79,15 +79,21 @@ export async function startMinio(): Promise<Minio> {
   }
 }
 
-async function waitReady(endpoint: string, proc: ManagedProcess): Promise<boolean> {
+/** Polls a MinIO health endpoint until it answers OK, the process exits, or the time is up. */
+export async function waitForMinio(
+  endpoint: string,
+  proc: ManagedProcess,
+  check: 'live' | 'ready' = 'live',
+  timeoutMs = 30_000,
+): Promise<boolean> {
   let exited = false;
   void proc.exited.then(() => {
     exited = true;
   });
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && !exited) {
     try {
-      const res = await fetch(`${endpoint}/minio/health/live`, { signal: AbortSignal.timeout(1_000) });
+      const res = await fetch(`${endpoint}/minio/health/${check}`, { signal: AbortSignal.timeout(1_000) });
       if (res.ok) return true;
     } catch {
       // not listening yet

@@ -18,10 +18,9 @@
 // Skippable frame: magic 0x184D2A5? | size (4, LE) | size bytes.
 import { Transform, type TransformCallback } from 'node:stream';
 import { Decompress } from 'fzstd';
-import xxhash from 'xxhash-wasm';
 import { CorruptBackupError } from '../../errors.js';
+import { getXxhash, type XXHashApi } from '../../xxhash.js';
 
-type XXHashApi = Awaited<ReturnType<typeof xxhash>>;
 type Hasher = ReturnType<XXHashApi['create64']>;
 
 const ZSTD_MAGIC = 0xfd2fb528;
@@ -318,18 +317,6 @@ export class ZstdDecoder {
     this.consumed += dropped;
     return dropped;
   }
-}
-
-let xxhashPromise: Promise<XXHashApi> | undefined;
-
-function getXxhash(): Promise<XXHashApi> {
-  if (!xxhashPromise) {
-    xxhashPromise = xxhash();
-    xxhashPromise.catch(() => {
-      xxhashPromise = undefined;
-    });
-  }
-  return xxhashPromise;
 }
 
 export async function createZstdDecoder(options: { name: string; maxWindow?: number }): Promise<ZstdDecoder> {
