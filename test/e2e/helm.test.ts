@@ -155,7 +155,7 @@ test('default values: a valid StatefulSet whose restore init container is harden
   }
   assert.deepEqual(c.volumeMounts, [{ name: 'data', mountPath: '/data' }]);
   assert.deepEqual(c.securityContext, HARDENED);
-  assert.deepEqual(c.resources, { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '256Mi' } });
+  assert.deepEqual(c.resources, { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '384Mi' } });
   assert.equal(c.terminationMessagePolicy, 'FallbackToLogsOnError');
   assert.equal(c.terminationMessagePath, '/dev/termination-log');
   assert.equal(c.envFrom, undefined);

@@ -75,7 +75,7 @@ resources:
     memory: 128Mi
   limits:
     cpu: "1"
-    memory: 256Mi
+    memory: 384Mi
 securityContext:
   runAsNonRoot: true
   runAsUser: 65532
