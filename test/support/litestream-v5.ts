@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { S3Endpoint } from './minio.js';
 import { binDir } from './paths.js';
 import { sleep, startProcess } from './process.js';
-import type { Replication } from './litestream.js';
+import { s3ReplicaFields, type Replication } from './litestream.js';
 
 export const LITESTREAM_V5_VERSIONS = ['0.5.15', '0.5.18'] as const;
 export type LitestreamV5Version = (typeof LITESTREAM_V5_VERSIONS)[number];
@@ -39,17 +39,7 @@ export interface LitestreamV5Options {
 
 function replicaConfig(r: V5ReplicaTarget, interval: string): Record<string, unknown> {
   if (r.type === 'file') return { type: 'file', path: r.dir, 'sync-interval': interval };
-  return {
-    type: 's3',
-    bucket: r.bucket,
-    path: r.path,
-    endpoint: r.s3.endpoint,
-    region: r.s3.region,
-    'force-path-style': true,
-    'access-key-id': r.s3.accessKey,
-    'secret-access-key': r.s3.secretKey,
-    'sync-interval': interval,
-  };
+  return { ...s3ReplicaFields(r), 'sync-interval': interval };
 }
 
 /** Writes a v0.5 litestream.yml (JSON is valid YAML) and returns its path. */

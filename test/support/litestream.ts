@@ -42,6 +42,11 @@ function replicaConfig(r: ReplicaTarget, interval: string): Record<string, unkno
   };
   if (r.snapshotInterval) common['snapshot-interval'] = r.snapshotInterval;
   if (r.type === 'file') return { type: 'file', path: r.dir, ...common };
+  return { ...s3ReplicaFields(r), ...common };
+}
+
+/** An S3 replica's YAML fields, the same in Litestream 0.3 and 0.5. */
+export function s3ReplicaFields(r: { bucket: string; path: string; s3: S3Endpoint }): Record<string, unknown> {
   return {
     type: 's3',
     bucket: r.bucket,
@@ -51,7 +56,6 @@ function replicaConfig(r: ReplicaTarget, interval: string): Record<string, unkno
     'force-path-style': true,
     'access-key-id': r.s3.accessKey,
     'secret-access-key': r.s3.secretKey,
-    ...common,
   };
 }
 

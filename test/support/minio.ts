@@ -28,15 +28,21 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startMinio(): Promise<Minio> {
-  await access(minioBin, constants.X_OK).catch(() => {
-    throw new Error(`${minioBin} is missing: run bash test/support/setup.sh`);
-  });
-  const dataDir = await makeTempDir('minio');
-  const accessKey = 'testadmin';
-  const secretKey = randomBytes(12).toString('hex');
-  const region = 'us-east-1';
-  // A port can be taken between probing and binding: retry a few times.
+export interface MinioCredentials {
+  accessKey: string;
+  secretKey: string;
+  region: string;
+}
+
+/**
+ * Starts `minio server` on `dataDir` and waits until its health check passes;
+ * a port can be taken between probing and binding, so it retries a few times.
+ */
+export async function launchMinio(
+  dataDir: string,
+  creds: MinioCredentials,
+  health: { check: 'live' | 'ready'; timeoutMs: number },
+): Promise<{ endpoint: string; process: ManagedProcess }> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const consolePort = await freePort();
@@ -48,34 +54,41 @@ export async function startMinio(): Promise<Minio> {
         env: {
           PATH: process.env.PATH ?? '/usr/bin:/bin',
           HOME: dataDir,
-          MINIO_ROOT_USER: accessKey,
-          MINIO_ROOT_PASSWORD: secretKey,
+          MINIO_ROOT_USER: creds.accessKey,
+          MINIO_ROOT_PASSWORD: creds.secretKey,
           MINIO_BROWSER: 'off',
           MINIO_UPDATE: 'off',
-          MINIO_REGION: region,
+          MINIO_REGION: creds.region,
         },
       },
     );
     const endpoint = `http://127.0.0.1:${port}`;
-    const ready = await waitForMinio(endpoint, proc);
-    if (ready) {
-      return {
-        endpoint,
-        accessKey,
-        secretKey,
-        region,
-        process: proc,
-        async stop() {
-          await proc.stop('SIGTERM', 5_000);
-          await removeDir(dataDir);
-        },
-      };
-    }
+    if (await waitForMinio(endpoint, proc, health.check, health.timeoutMs)) return { endpoint, process: proc };
     await proc.stop('SIGKILL');
-    if (attempt >= 3) {
-      await removeDir(dataDir);
-      throw new Error(`MinIO did not become ready:\n${proc.output()}`);
-    }
+    if (attempt >= 3) throw new Error(`MinIO on ${dataDir} did not become ready:\n${proc.output()}`);
+  }
+}
+
+export async function startMinio(): Promise<Minio> {
+  await access(minioBin, constants.X_OK).catch(() => {
+    throw new Error(`${minioBin} is missing: run bash test/support/setup.sh`);
+  });
+  const dataDir = await makeTempDir('minio');
+  const creds = { accessKey: 'testadmin', secretKey: randomBytes(12).toString('hex'), region: 'us-east-1' };
+  try {
+    const { endpoint, process: proc } = await launchMinio(dataDir, creds, { check: 'live', timeoutMs: 30_000 });
+    return {
+      endpoint,
+      ...creds,
+      process: proc,
+      async stop() {
+        await proc.stop('SIGTERM', 5_000);
+        await removeDir(dataDir);
+      },
+    };
+  } catch (err) {
+    await removeDir(dataDir);
+    throw err;
   }
 }
 
