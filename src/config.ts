@@ -312,39 +312,25 @@ function positive(value: number, name: string): number {
 
 /** The configuration as it is safe to log: no secrets are part of Config at all. */
 export function describeConfig(config: Config, command: Command = 'restore'): Record<string, unknown> {
-  if (command === 'list') {
-    return {
-      replica: config.replica.url,
-      layout: config.layout,
-      s3: config.replica.kind === 's3' ? config.s3 : undefined,
-      timeoutSeconds: config.timeoutSeconds,
-      concurrency: config.concurrency,
-    };
-  }
-  if (command === 'verify') {
-    return {
-      replica: config.replica.url,
-      layout: config.layout,
-      s3: config.replica.kind === 's3' ? config.s3 : undefined,
-      verifyDir: config.verifyDir,
-      verify: 'full',
-      timeoutSeconds: config.timeoutSeconds,
-      concurrency: config.concurrency,
-      target: describeTarget(config.target),
-    };
-  }
-  return {
+  const source = {
     replica: config.replica.url,
     layout: config.layout,
     s3: config.replica.kind === 's3' ? config.s3 : undefined,
+    timeoutSeconds: config.timeoutSeconds,
+    concurrency: config.concurrency,
+  };
+  if (command === 'list') return source;
+  if (command === 'verify') {
+    return { ...source, verifyDir: config.verifyDir, verify: 'full', target: describeTarget(config.target) };
+  }
+  return {
+    ...source,
     dbPath: config.dbPath,
     ifExists: config.ifExists,
     ifNoBackup: config.ifNoBackup,
     verify: config.verify,
     file: { mode: `0${config.file.mode.toString(8)}`, uid: config.file.uid, gid: config.file.gid },
     markerPath: config.markerPath,
-    timeoutSeconds: config.timeoutSeconds,
-    concurrency: config.concurrency,
     target: describeTarget(config.target),
   };
 }
