@@ -7,20 +7,21 @@
 import { setMaxListeners } from 'node:events';
 import { writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import { PassThrough, type Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { CorruptBackupError, toLocalIoError } from './errors.js';
 import { fetchInOrder, type Fetched } from './fetch.js';
-import type { Compression, LtxStep, PlanStep, RestorePlan, SnapshotStep, WalStep } from './layout/layout.js';
+import type { LtxStep, PlanStep, RestorePlan, SnapshotStep, WalStep } from './layout/layout.js';
 import { hex64, HEADER_FLAG_NO_CHECKSUM, isSnapshot, LtxDecoder, type LtxHeader, type LtxSummary } from './layout/ltx/decoder.js';
 import { txidHex } from './layout/ltx/keys.js';
-import { createLz4FrameDecoder, decodeLz4 } from './lz4/frame.js';
+import { decodeLz4 } from './lz4/frame.js';
+import { createDecoder } from './decoders.js';
 import { changeCounterOf, checkChangeCounter, Page1Tracker } from './layout/zlayer/linkage.js';
-import { createZstdTransform } from './layout/zlayer/zstd.js';
-import { DB_HEADER_SIZE, parseDbHeader } from './sqlite/header.js';
+import { parseDbHeader } from './sqlite/header.js';
 import { PageFolder } from './sqlite/page-folder.js';
 import { WAL_HEADER_SIZE, WalReader } from './sqlite/wal.js';
 import { pump } from './sink.js';
-import { WriteQueue, writeAll } from './write-queue.js';
+import { writeAll } from './write-queue.js';
+import { writeSnapshotInWorker, type WrittenSnapshot } from './snapshot-writer.js';
 import { SpillFile } from './spill.js';
 import type { Store } from './store/store.js';
 
@@ -52,10 +53,6 @@ const COPY_RUN_LIMIT = 4 << 20;
 /** LTX pages appended to the spill between drains (64 pages of 64 KiB fill one spill buffer). */
 const SPILL_DRAIN_PAGES = 64;
 
-async function decoder(compression: Compression, name: string): Promise<Transform> {
-  if (compression === 'zstd') return createZstdTransform({ name });
-  return compression === 'lz4' ? createLz4FrameDecoder({ name }) : new PassThrough();
-}
 
 export async function buildDatabase(options: BuildOptions): Promise<BuildResult> {
   const { store, plan } = options;
@@ -81,17 +78,33 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
     const iterator = fetched[Symbol.asyncIterator]();
     const head = await iterator.next();
     if (head.done) throw new CorruptBackupError('empty plan');
-    const isLtx = head.value.step.kind === 'ltx';
-    const ltxSnapshot = isLtx ? await writeLtxSnapshot(head.value.body, head.value.step as LtxStep, db, signal) : undefined;
-    const snapshot = ltxSnapshot ?? (await writeSnapshot(head.value.body, head.value.step as SnapshotStep, db, signal));
-
     spill = await SpillFile.create(options.spillPath).catch((err: unknown) => {
       throw toLocalIoError(err, `creating ${options.spillPath}`);
     });
     const folder = new PageFolder();
-    const wal = ltxSnapshot
-      ? await foldLtx(iterator, rest.length, ltxSnapshot.summary, spill, folder, signal)
-      : await foldWal(iterator, rest.length, plan, snapshot.pageSize, spill, folder, signal, 'changeCounter' in snapshot ? snapshot.changeCounter : 0);
+    let snapshot: { pageSize: number; pages: number };
+    let wal: { frames: number; position: BuildResult['position'] };
+    let ltxSnapshot: Awaited<ReturnType<typeof writeLtxSnapshot>> | undefined;
+    if (head.value.step.kind === 'ltx') {
+      ltxSnapshot = await writeLtxSnapshot(head.value.body, head.value.step, db, signal);
+      snapshot = ltxSnapshot;
+      wal = await foldLtx(iterator, rest.length, ltxSnapshot.summary, spill, folder, signal);
+    } else {
+      // The snapshot is written by a worker thread while this one folds the WAL.
+      const snapshotStep = head.value.step as SnapshotStep;
+      const writing = writeSnapshotInWorker(head.value.body, {
+        fd: db.fd,
+        compression: snapshotStep.compression,
+        name: snapshotStep.object.key,
+        signal,
+      });
+      const folding = foldWal(iterator, rest.length, plan, spill, folder, signal);
+      const [written, folded] = await settleBoth(writing, folding, local);
+      const facts = checkSnapshot(written, snapshotStep.object.key);
+      folded.check(facts);
+      snapshot = facts;
+      wal = folded;
+    }
     await spill.flush();
 
     const fold = folder.result();
@@ -129,50 +142,44 @@ async function open(path: string, flags: string, mode: number): Promise<fs.FileH
   }
 }
 
-async function writeSnapshot(
-  body: Readable,
-  step: SnapshotStep,
-  db: fs.FileHandle,
-  signal: AbortSignal,
-): Promise<{ pageSize: number; pages: number; changeCounter: number }> {
-  const name = step.object.key;
-  let position = 0;
-  const head = Buffer.alloc(DB_HEADER_SIZE);
-  await pump(
-    body,
-    await decoder(step.compression, name),
-    async (source) => {
-      // Writes overlap with decoding the next block.
-      const writes = new WriteQueue(db);
-      for await (const chunk of source) {
-        if (position < DB_HEADER_SIZE) chunk.copy(head, position, 0, Math.min(chunk.length, DB_HEADER_SIZE - position));
-        await writes.write(chunk, position);
-        position += chunk.length;
-      }
-      await writes.flush();
-    },
-    signal,
-  );
-  const header = parseDbHeader(position >= DB_HEADER_SIZE ? head : head.subarray(0, position));
+/** Both, or the first failure once the other has stopped too (it may still use the file). */
+async function settleBoth<A, B>(a: Promise<A>, b: Promise<B>, stop: AbortController): Promise<[A, B]> {
+  try {
+    return await Promise.all([a, b]);
+  } catch (err) {
+    stop.abort();
+    await Promise.allSettled([a, b]);
+    throw err;
+  }
+}
+
+interface SnapshotFacts {
+  readonly pageSize: number;
+  readonly pages: number;
+  readonly changeCounter: number;
+}
+
+function checkSnapshot(written: WrittenSnapshot, name: string): SnapshotFacts {
+  const header = parseDbHeader(written.head);
   if (typeof header === 'string') throw new CorruptBackupError(`${name}: snapshot is ${header}`);
   // Only the size is checked here: a snapshot's in-header page count may lag
   // behind (its WAL index replays from offset 0); the result is checked in full later.
-  if (position % header.pageSize !== 0) {
-    throw new CorruptBackupError(`${name}: snapshot size ${position} is not a multiple of its page size ${header.pageSize}`);
+  if (written.bytes % header.pageSize !== 0) {
+    throw new CorruptBackupError(`${name}: snapshot size ${written.bytes} is not a multiple of its page size ${header.pageSize}`);
   }
-  return { pageSize: header.pageSize, pages: position / header.pageSize, changeCounter: changeCounterOf(head) };
+  return { pageSize: header.pageSize, pages: written.bytes / header.pageSize, changeCounter: changeCounterOf(written.head) };
 }
 
 async function foldWal(
   iterator: AsyncIterator<Fetched<PlanStep>>,
   count: number,
   plan: RestorePlan,
-  pageSize: number,
   spill: SpillFile,
   folder: PageFolder,
   signal: AbortSignal,
-  snapshotChangeCounter: number,
-): Promise<{ frames: number; position: BuildResult['position'] }> {
+): Promise<{ frames: number; position: BuildResult['position']; check: (snapshot: SnapshotFacts) => void }> {
+  // Checks against the snapshot, which is still being written while the WAL is folded.
+  const checks: Array<(snapshot: SnapshotFacts) => void> = [];
   let reader: WalReader | undefined;
   let readerIndex = -1;
   let readerStep: WalStep | undefined;
@@ -189,7 +196,11 @@ async function foldWal(
         throw new CorruptBackupError(`${readerStep.object.key}: WAL holds no committed transaction with valid checksums`);
       }
     }
-    if (page1) checkChangeCounter(snapshotChangeCounter, page1.versions, readerStep.object.key);
+    if (page1) {
+      const { versions } = page1;
+      const key = readerStep.object.key;
+      checks.push((snapshot) => checkChangeCounter(snapshot.changeCounter, versions, key));
+    }
   };
   for (let i = 0; i < count; i += 1) {
     const next = await iterator.next();
@@ -221,12 +232,16 @@ async function foldWal(
       );
     }
     wal.setName(name);
+    if (!wal.walHeader) {
+      checks.push((snapshot) => {
+        const header = wal.walHeader;
+        if (header && header.pageSize !== snapshot.pageSize) {
+          throw new CorruptBackupError(`${name}: WAL page size ${header.pageSize} differs from the snapshot's ${snapshot.pageSize}`);
+        }
+      });
+    }
     const apply = async (chunk: Buffer) => {
       wal.push(chunk);
-      const header = wal.walHeader;
-      if (header && header.pageSize !== pageSize) {
-        throw new CorruptBackupError(`${name}: WAL page size ${header.pageSize} differs from the snapshot's ${pageSize}`);
-      }
       await spill.drain();
     };
     const { buffer } = next.value;
@@ -238,7 +253,7 @@ async function foldWal(
     } else {
       await pump(
         next.value.body,
-        await decoder(step.compression, name),
+        await createDecoder(step.compression, name),
         async (source) => {
           for await (const chunk of source) await apply(chunk);
         },
@@ -247,8 +262,11 @@ async function foldWal(
     }
   }
   finish();
+  const check = (snapshot: SnapshotFacts) => {
+    for (const one of checks) one(snapshot);
+  };
   // The end of the last commit: all of a strict WAL, the committed part of a lenient one.
-  return { frames, position: reader ? { index: readerIndex, offset: reader.committedOffset } : undefined };
+  return { frames, position: reader ? { index: readerIndex, offset: reader.committedOffset } : undefined, check };
 }
 
 /** Streams the LTX decoder's pages out of `body`; `onPage` may await, e.g. to write them out. */

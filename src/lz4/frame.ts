@@ -123,6 +123,25 @@ class Lz4FrameDecoder extends Transform {
     this.push(block);
   };
 
+  /** Output blocks may be views of shared buffers (decodeTransient). */
+  private transient = false;
+
+  /**
+   * Decodes `chunk` synchronously, handing each block to `sink` as a view of
+   * a shared buffer that is only valid during the call: no copy per block.
+   * `finish()` checks the input ended cleanly.
+   */
+  decodeTransient(chunk: Uint8Array, sink: (block: Uint8Array) => void): void {
+    this.transient = true;
+    this.output = sink;
+    this.consume(chunk);
+  }
+
+  finish(): void {
+    const problem = this.endProblem();
+    if (problem) throw problem;
+  }
+
   /** Decodes a whole in-memory input synchronously, without stream machinery. */
   decodeAll(input: Uint8Array): Buffer[] {
     const blocks: Buffer[] = [];
@@ -351,8 +370,7 @@ class Lz4FrameDecoder extends Transform {
 
     let out: Buffer;
     if (this.blockUncompressed) {
-      out = Buffer.allocUnsafe(size);
-      out.set(data);
+      out = this.transient ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data);
     } else {
       // Decode into a scratch buffer shared by all decoders (decoding is
       // synchronous), then copy out exactly what was produced: allocating
@@ -370,7 +388,7 @@ class Lz4FrameDecoder extends Transform {
         }
         throw err;
       }
-      out = Buffer.from(buf.subarray(dictLen, end));
+      out = this.transient ? buf.subarray(dictLen, end) : Buffer.from(buf.subarray(dictLen, end));
     }
 
     const n = out.length;
@@ -433,6 +451,11 @@ export async function createLz4FrameDecoder(options?: { name?: string }): Promis
  * Decodes an LZ4 input already in memory (a small prefetched object), with
  * the same checks as the stream but none of its per-object overhead.
  */
+/** A decoder for decodeTransient(): output without a copy per block, for a synchronous consumer. */
+export async function createTransientLz4Decoder(options?: { name?: string }): Promise<Pick<Lz4FrameDecoder, 'decodeTransient' | 'finish'>> {
+  return new Lz4FrameDecoder(await getXxhash(), options);
+}
+
 export async function decodeLz4(input: Uint8Array, options?: { name?: string }): Promise<Buffer[]> {
   const xx = await getXxhash();
   return new Lz4FrameDecoder(xx, options).decodeAll(input);

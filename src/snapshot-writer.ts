@@ -1,0 +1,108 @@
+// Streams a snapshot into the database file through a worker thread: this
+// thread only batches the downloaded bytes and posts them; decompression,
+// content checksums and the writes happen beside it. A few batch buffers go
+// back and forth, so memory stays bounded whatever the size.
+import type { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { CorruptBackupError, InternalError } from './errors.js';
+import type { Compression } from './layout/layout.js';
+
+/** `buffer` moves to the worker, which hands it back with the acknowledgement. */
+export type SnapshotWorkerRequest = { type: 'data'; buffer: ArrayBuffer; length: number } | { type: 'end' };
+export type SnapshotWorkerReply =
+  | { type: 'ack'; buffer: ArrayBuffer }
+  | { type: 'done'; bytes: number; head: Uint8Array }
+  | { type: 'error'; corrupt: boolean; message: string; code?: string };
+
+export interface WrittenSnapshot {
+  /** Decompressed bytes written from offset 0. */
+  readonly bytes: number;
+  /** The first bytes (up to the 100-byte database header). */
+  readonly head: Buffer;
+}
+
+const BATCH_BYTES = 1 << 20;
+const MAX_UNACKED = 4;
+
+export async function writeSnapshotInWorker(
+  body: Readable,
+  options: { fd: number; compression: Compression; name: string; signal: AbortSignal },
+): Promise<WrittenSnapshot> {
+  const { fd, compression, name, signal } = options;
+  const worker = new Worker(new URL('./snapshot-worker.js', import.meta.url), { workerData: { fd, compression, name } });
+  let unacked = 0;
+  const free: ArrayBuffer[] = [];
+  let result: WrittenSnapshot | undefined;
+  let failure: { error: unknown } | undefined;
+  let exited = false;
+  let wake: (() => void) | undefined;
+  const notify = () => wake?.();
+  const changed = () => new Promise<void>((resolve) => (wake = resolve));
+  worker.on('message', (message: SnapshotWorkerReply) => {
+    if (message.type === 'ack') {
+      unacked -= 1;
+      free.push(message.buffer);
+    }
+    else if (message.type === 'done') result = { bytes: message.bytes, head: Buffer.from(message.head) };
+    else failure ??= { error: rebuild(message) };
+    notify();
+  });
+  worker.on('error', (error) => {
+    failure ??= { error: new InternalError(`snapshot worker for ${name} failed: ${error.message}`, { cause: error }) };
+    notify();
+  });
+  worker.on('exit', () => {
+    exited = true;
+    notify();
+  });
+  signal.addEventListener('abort', notify);
+  const check = () => {
+    signal.throwIfAborted();
+    if (failure) throw failure.error;
+    if (exited && !result) throw new InternalError(`snapshot worker for ${name} exited early`);
+  };
+
+  try {
+    const take = () => Buffer.from(free.pop() ?? new ArrayBuffer(BATCH_BYTES));
+    let batch = take();
+    let filled = 0;
+    const post = async () => {
+      while (unacked >= MAX_UNACKED) {
+        check();
+        await changed();
+      }
+      check();
+      const { buffer } = batch;
+      worker.postMessage({ type: 'data', buffer, length: filled } satisfies SnapshotWorkerRequest, [buffer]);
+      unacked += 1;
+      batch = take();
+      filled = 0;
+    };
+    for await (const data of body) {
+      const chunk = data as Buffer;
+      for (let offset = 0; offset < chunk.length; ) {
+        const n = chunk.copy(batch, filled, offset);
+        filled += n;
+        offset += n;
+        if (filled === batch.length) await post();
+      }
+    }
+    if (filled > 0) await post();
+    worker.postMessage({ type: 'end' } satisfies SnapshotWorkerRequest);
+    while (!result) {
+      check();
+      await changed();
+    }
+    return result;
+  } finally {
+    signal.removeEventListener('abort', notify);
+    // The file descriptor is the caller's: the worker must be gone before it may be closed.
+    await worker.terminate();
+  }
+}
+
+function rebuild(message: Extract<SnapshotWorkerReply, { type: 'error' }>): Error {
+  if (message.corrupt) return new CorruptBackupError(message.message);
+  // Local I/O errors keep their code, so a full disk still maps to its exit code.
+  return Object.assign(new Error(message.message), message.code ? { code: message.code } : {});
+}

@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { CorruptBackupError } from '../../src/errors.js';
+import type { Compression } from '../../src/layout/layout.js';
+import { writeSnapshotInWorker } from '../../src/snapshot-writer.js';
+import { zstdCompress } from '../support/zlayer.js';
+
+const fixtures = new URL('../../../test/fixtures/lz4/', import.meta.url);
+const litestreamFrame = readFileSync(new URL('litestream-pierrec-v4.1.18-default.lz4', fixtures));
+const expectedSha = readFileSync(new URL('expected-sha256.txt', fixtures), 'utf8').split(/\s+/)[0];
+
+/** The input in pieces of `size` bytes, each a separate Buffer, as a download would deliver them. */
+function pieces(data: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < data.length; i += size) out.push(Buffer.from(data.subarray(i, i + size)));
+  return out;
+}
+
+async function withFile<T>(flags: string, fn: (fd: number, file: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'snapshot-writer-'));
+  const file = path.join(dir, 'db');
+  if (flags === 'r') closeSync(openSync(file, 'w'));
+  const fd = openSync(file, flags);
+  try {
+    return await fn(fd, file);
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function roundTrip(compression: Compression, compressed: Buffer, chunk: number) {
+  return withFile('w+', async (fd, file) => {
+    const written = await writeSnapshotInWorker(Readable.from(pieces(compressed, chunk)), {
+      fd,
+      compression,
+      name: 'snapshot',
+      signal: new AbortController().signal,
+    });
+    return { written, bytes: readFileSync(file) };
+  });
+}
+
+test('a Litestream LZ4 snapshot is decoded and written by the worker, whatever the chunking', async () => {
+  for (const chunk of [7, 997, 65536, 1 << 22]) {
+    const { written, bytes } = await roundTrip('lz4', litestreamFrame, chunk);
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), expectedSha, `chunks of ${chunk}`);
+    assert.equal(written.bytes, bytes.length);
+    assert.deepEqual(written.head, bytes.subarray(0, 100));
+  }
+});
+
+test('zstd and uncompressed snapshots larger than several batches round-trip', async () => {
+  const data = Buffer.concat([randomBytes(3 << 20), Buffer.alloc(3 << 20, 7)]);
+  for (const [compression, input] of [
+    ['zstd', zstdCompress(data)],
+    ['none', data],
+  ] as const) {
+    const { written, bytes } = await roundTrip(compression, input, 100_003);
+    assert.equal(written.bytes, data.length, compression);
+    assert.ok(bytes.equals(data), `${compression}: file content`);
+  }
+});
+
+test('a corrupt snapshot is a CorruptBackupError naming the object', async () => {
+  const bad = Buffer.from(litestreamFrame);
+  bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0xff; // inside the content checksum
+  await assert.rejects(roundTrip('lz4', bad, 4096), (err: unknown) => err instanceof CorruptBackupError && /^snapshot: /.test(err.message));
+  await assert.rejects(roundTrip('lz4', litestreamFrame.subarray(0, 1000), 4096), CorruptBackupError, 'truncated');
+});
+
+test('a download error and an abort stop the worker and surface as they are', async () => {
+  await withFile('w+', async (fd) => {
+    async function* failing() {
+      yield Buffer.from(litestreamFrame.subarray(0, 5000));
+      throw Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
+    }
+    await assert.rejects(
+      writeSnapshotInWorker(Readable.from(failing()), { fd, compression: 'lz4', name: 's', signal: new AbortController().signal }),
+      /connection reset/,
+    );
+    const abort = new AbortController();
+    async function* endless() {
+      for (;;) {
+        yield Buffer.alloc(1 << 20);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+    setTimeout(() => abort.abort(new Error('stop now')), 50);
+    await assert.rejects(writeSnapshotInWorker(Readable.from(endless()), { fd, compression: 'none', name: 's', signal: abort.signal }), /stop now/);
+  });
+});
+
+test('a write error keeps its errno code, so a full disk maps to its exit code', async () => {
+  await withFile('r', async (fd) => {
+    await assert.rejects(
+      writeSnapshotInWorker(Readable.from([Buffer.alloc(1000)]), { fd, compression: 'none', name: 's', signal: new AbortController().signal }),
+      (err: NodeJS.ErrnoException) => err.code === 'EBADF',
+    );
+  });
+});
