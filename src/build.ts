@@ -13,8 +13,7 @@ import { fetchInOrder, type Fetched } from './fetch.js';
 import type { LtxStep, PlanStep, RestorePlan, SnapshotStep, WalStep } from './layout/layout.js';
 import { hex64, HEADER_FLAG_NO_CHECKSUM, isSnapshot, LtxDecoder, type LtxHeader, type LtxSummary } from './layout/ltx/decoder.js';
 import { txidHex } from './layout/ltx/keys.js';
-import { decodeLz4 } from './lz4/frame.js';
-import { createDecoder } from './decoders.js';
+import { createDecoder, createSyncDecoder } from './decoders.js';
 import { changeCounterOf, checkChangeCounter, Page1Tracker } from './layout/zlayer/linkage.js';
 import { parseDbHeader } from './sqlite/header.js';
 import { PageFolder } from './sqlite/page-folder.js';
@@ -50,8 +49,6 @@ export interface BuildResult {
 
 const PREFETCH_BUDGET = 8 << 20;
 const COPY_RUN_LIMIT = 4 << 20;
-/** LTX pages appended to the spill between drains (64 pages of 64 KiB fill one spill buffer). */
-const SPILL_DRAIN_PAGES = 64;
 
 
 export async function buildDatabase(options: BuildOptions): Promise<BuildResult> {
@@ -105,7 +102,7 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
       snapshot = facts;
       wal = folded;
     }
-    await spill.flush();
+    spill.flush();
 
     const fold = folder.result();
     const finalPages = fold.dbSize ?? snapshot.pages;
@@ -240,22 +237,20 @@ async function foldWal(
         }
       });
     }
-    const apply = async (chunk: Buffer) => {
-      wal.push(chunk);
-      await spill.drain();
-    };
     const { buffer } = next.value;
-    if (buffer && step.compression === 'lz4') {
-      // Small prefetched segments (the common case) skip the stream machinery,
-      // whose per-object cost dominated restores of thousands of segments.
-      next.value.body.destroy();
-      for (const chunk of await decodeLz4(buffer, { name })) await apply(chunk);
+    if (buffer) {
+      // Small prefetched segments (the common case) are decoded synchronously,
+      // without the stream machinery and without a copy of each block: its
+      // per-object cost dominated restores of thousands of segments.
+      const decoder = await createSyncDecoder(step.compression, name);
+      decoder.write(buffer, (data) => wal.push(data));
+      decoder.end();
     } else {
       await pump(
         next.value.body,
         await createDecoder(step.compression, name),
         async (source) => {
-          for await (const chunk of source) await apply(chunk);
+          for await (const chunk of source) wal.push(chunk);
         },
         signal,
       );
@@ -275,7 +270,6 @@ async function decodeLtx(
   step: LtxStep,
   signal: AbortSignal,
   onPage: (pgno: number, data: Uint8Array) => void | Promise<void>,
-  afterChunk: () => Promise<void>,
 ): Promise<LtxSummary> {
   const name = step.object.key;
   const decoder = new LtxDecoder({ name });
@@ -291,7 +285,6 @@ async function decodeLtx(
           if (!checked) checked = checkRange(decoder.header as LtxHeader, step);
           await onPage(page.pgno, page.data);
         }
-        await afterChunk();
       }
     },
     signal,
@@ -351,7 +344,6 @@ async function writeLtxSnapshot(
       run.set(data, runPages * pageSize);
       runPages += 1;
     },
-    async () => undefined,
   );
   await flush();
   const { header } = summary;
@@ -378,7 +370,6 @@ async function foldLtx(
     const name = step.object.key;
     // The folder commits on a page with a size, so each page is held back until the next one (or the end) is known.
     let held: [number, number] | undefined;
-    let pages = 0;
     const summary = await decodeLtx(
       next.value.body,
       step,
@@ -386,11 +377,7 @@ async function foldLtx(
       async (pgno, data) => {
         if (held) folder.add(held[0], held[1], 0);
         held = [pgno, spill.append(data)];
-        // A few compressed bytes can hold many pages: write full spill buffers out as they fill.
-        pages += 1;
-        if (pages % SPILL_DRAIN_PAGES === 0) await spill.drain();
       },
-      () => spill.drain(),
     );
     const { header } = summary;
     if (header.pageSize !== snapshot.header.pageSize) {

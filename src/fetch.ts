@@ -59,7 +59,15 @@ export async function* fetchInOrder<T extends PlanStep>(
       if (ready) {
         const buffer = await ready;
         prefetched.delete(head);
-        yield { step, body: Readable.from([buffer]), buffer };
+        let body: Readable | undefined;
+        // Made on demand: most prefetched segments are decoded straight from the buffer.
+        yield {
+          step,
+          buffer,
+          get body() {
+            return (body ??= Readable.from([buffer]));
+          },
+        };
         heldBytes -= step.object.size;
       } else {
         yield { step, body: store.read(step.object, { signal, onBytes }) };

@@ -2,8 +2,7 @@
 //   target check -> plan -> fetch+apply (build) -> verify -> publish -> marker
 // Whatever fails, the target path is left as it was and temp files are removed.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
+import { open } from 'node:fs/promises';
 import { buildDatabase } from './build.js';
 import type { Config, VerifyLevel } from './config.js';
 import { CorruptBackupError, NoBackupError, toLocalIoError } from './errors.js';
@@ -24,9 +23,21 @@ export interface RestoreDeps {
   readonly signal: AbortSignal;
 }
 
+/** One reused buffer: a stream would allocate the whole file's size in buffers for the collector. */
 async function sha256Of(file: string, signal: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), hash, { signal });
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  const handle = await open(file, 'r');
+  try {
+    for (;;) {
+      signal.throwIfAborted();
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
   return hash.digest('hex');
 }
 

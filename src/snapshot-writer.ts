@@ -29,7 +29,7 @@ export async function writeSnapshotInWorker(
   options: { fd: number; compression: Compression; name: string; signal: AbortSignal },
 ): Promise<WrittenSnapshot> {
   const { fd, compression, name, signal } = options;
-  const worker = new Worker(new URL('./snapshot-worker.js', import.meta.url), { workerData: { fd, compression, name } });
+  const worker = new Worker(new URL('./snapshot-worker.js', import.meta.url), { workerData: { fd, compression, name }, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
   let unacked = 0;
   const free: ArrayBuffer[] = [];
   let result: WrittenSnapshot | undefined;

@@ -118,7 +118,7 @@ class Lz4FrameDecoder extends Transform {
     callback(this.endProblem());
   }
 
-  /** Where decoded output goes: the stream, or a list for decodeLz4(). */
+  /** Where decoded output goes: the stream, or decodeTransient()'s sink. */
   output: (block: Buffer) => void = (block) => {
     this.push(block);
   };
@@ -140,16 +140,6 @@ class Lz4FrameDecoder extends Transform {
   finish(): void {
     const problem = this.endProblem();
     if (problem) throw problem;
-  }
-
-  /** Decodes a whole in-memory input synchronously, without stream machinery. */
-  decodeAll(input: Uint8Array): Buffer[] {
-    const blocks: Buffer[] = [];
-    this.output = (block) => blocks.push(block);
-    this.consume(input);
-    const problem = this.endProblem();
-    if (problem) throw problem;
-    return blocks;
   }
 
   /** Undefined when the input ended cleanly after at least one frame. */
@@ -447,16 +437,7 @@ export async function createLz4FrameDecoder(options?: { name?: string }): Promis
   return new Lz4FrameDecoder(xx, options);
 }
 
-/**
- * Decodes an LZ4 input already in memory (a small prefetched object), with
- * the same checks as the stream but none of its per-object overhead.
- */
 /** A decoder for decodeTransient(): output without a copy per block, for a synchronous consumer. */
 export async function createTransientLz4Decoder(options?: { name?: string }): Promise<Pick<Lz4FrameDecoder, 'decodeTransient' | 'finish'>> {
   return new Lz4FrameDecoder(await getXxhash(), options);
-}
-
-export async function decodeLz4(input: Uint8Array, options?: { name?: string }): Promise<Buffer[]> {
-  const xx = await getXxhash();
-  return new Lz4FrameDecoder(xx, options).decodeAll(input);
 }

@@ -93,7 +93,7 @@ export interface WalReaderOptions {
 
 /**
  * Incremental WAL reader: push() the bytes of one WAL file in order, in
- * chunks of any size, then end(). Frames are delivered as they complete;
+ * chunks of any size (not kept after the call), then end(). Frames are delivered as they complete;
  * callers decide what "committed" means via `commitSize`.
  */
 export class WalReader {
@@ -127,7 +127,8 @@ export class WalReader {
         pos += need;
       } else {
         const take = Math.min(need, available);
-        this.pending.push(chunk.subarray(pos, pos + take));
+        // A copy (Buffer#slice would not be one): callers may reuse `chunk` once push() returns.
+        this.pending.push(new Uint8Array(chunk.subarray(pos, pos + take)));
         this.pendingBytes += take;
         pos += take;
         if (take === need) {
