@@ -1,14 +1,18 @@
-// S3 and S3-compatible stores. One shared client; the SDK retries requests,
-// and this module resumes bodies the SDK cannot (a dropped or stalled stream
-// after the headers arrived) with a ranged GET pinned to the object's ETag.
+// S3 and S3-compatible stores. One shared client for listing (the SDK retries
+// those); object bytes come through direct GETs (s3-get.ts), which this module
+// retries with backoff and resumes after a dropped or stalled stream with a
+// ranged GET pinned to the object's ETag.
 import { setMaxListeners } from 'node:events';
+import http from 'node:http';
+import https from 'node:https';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { S3Settings } from '../config.js';
 import { CorruptBackupError } from '../errors.js';
 import { isTransient, mapS3Error } from './s3-errors.js';
+import { createObjectGet, type ObjectGet } from './s3-get.js';
 import type { ObjectInfo, ReadOptions, Store } from './store.js';
 
 export interface S3StoreOptions {
@@ -37,6 +41,7 @@ class ShortBodyError extends Error {
 export class S3Store implements Store {
   readonly location: string;
   private readonly client: S3Client;
+  private readonly get: ObjectGet;
   private readonly root: string;
   private readonly partSize: number;
 
@@ -45,7 +50,10 @@ export class S3Store implements Store {
     this.root = options.prefix ? `${options.prefix}/` : '';
     this.location = `s3://${options.bucket}/${options.prefix}${settings.endpoint ? ` at ${settings.endpoint}` : ''}`;
     this.partSize = options.partSize ?? DEFAULT_PART_SIZE;
-    const agent = { keepAlive: true, maxSockets: options.concurrency + 2 };
+    const agentOptions = { keepAlive: true, maxSockets: options.concurrency + 2 };
+    // One connection pool for the SDK's requests (listing) and the direct GETs.
+    const agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
+    const connectionTimeoutMs = 5_000;
     this.client = new S3Client({
       region: settings.region,
       endpoint: settings.endpoint,
@@ -58,12 +66,18 @@ export class S3Store implements Store {
         : {}),
       // Response headers that never come are a stall too: the SDK retries the request.
       requestHandler: {
-        connectionTimeout: 5_000,
+        connectionTimeout: connectionTimeoutMs,
         requestTimeout: settings.idleTimeoutMs,
         throwOnRequestTimeout: true,
-        httpAgent: agent,
-        httpsAgent: agent,
+        httpAgent: agents.http,
+        httpsAgent: agents.https,
       },
+    });
+    this.get = createObjectGet(this.client, {
+      bucket: options.bucket,
+      agents,
+      requestTimeoutMs: settings.idleTimeoutMs,
+      connectionTimeoutMs,
     });
   }
 
@@ -152,17 +166,14 @@ export class S3Store implements Store {
       let body: Readable | undefined;
       try {
         const ranged = !whole || position > start;
-        const response = await this.client.send(
-          new GetObjectCommand({
-            Bucket: this.options.bucket,
-            Key: key,
-            Range: ranged ? `bytes=${position}-${end - 1}` : undefined,
-            IfMatch: etag,
-          }),
-          { abortSignal: signal },
-        );
-        etag ??= response.ETag;
-        body = response.Body as Readable;
+        const response = await this.get({
+          key,
+          ...(ranged ? { range: `bytes=${position}-${end - 1}` } : {}),
+          ...(etag ? { ifMatch: etag } : {}),
+          signal,
+        });
+        etag ??= response.etag;
+        body = response.body;
         for await (const chunk of withIdleTimeout(body, this.options.settings.idleTimeoutMs)) {
           position += chunk.length;
           failures = 0;
