@@ -36,6 +36,7 @@ import { ensureBackup, type BackupParams, type CachedBackup } from './build-back
 import { startMinioAt, type DirMinio } from './minio-dir.js';
 import { ensurePlanFixture, productStore, timePlanning, type PlanTiming } from './plan-bench.js';
 import { formatSummary, summariseFiles } from './profile-summary.js';
+import { CLI_NODE_FLAGS } from './node-flags.js';
 import { rawDownload, type RawObject } from './raw-download.js';
 
 // --- targets -----------------------------------------------------------------
@@ -151,7 +152,7 @@ async function runOurs(minio: DirMinio, b: CachedBackup, dir: string, nodeArgs: 
     },
   });
   const t = performance.now();
-  const r = await spawnCli(env, nodeArgs);
+  const r = await spawnCli(env, [...CLI_NODE_FLAGS, ...nodeArgs]);
   const ms = performance.now() - t;
   if (r.code !== 0) throw new Error(`our restore failed: exit code ${r.code}, signal ${r.signal}\n${r.output}`);
   const probe = JSON.parse(await readFile(rssFile, 'utf8')) as { vmHWMKiB: number; cpuUserMs: number; cpuSystemMs: number };

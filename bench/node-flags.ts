@@ -1,0 +1,4 @@
+// The node flags the container image starts the CLI with (Dockerfile
+// ENTRYPOINT), so the benchmark measures what ships. test/unit/node-flags.test.ts
+// keeps the two in step.
+export const CLI_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
