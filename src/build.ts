@@ -1,6 +1,7 @@
-// Executes a restore plan into a new file: the snapshot is streamed in, WAL
-// segments are validated frame by frame and folded into a page map (pages
-// spilled to disk), and finally each surviving page is written once. LTX plans
+// Executes a restore plan into a new file: a worker thread streams the
+// snapshot in while this thread validates the WAL segments frame by frame and
+// folds them into a page map (pages spilled to disk); once both are done, each
+// surviving page is written once. LTX plans
 // (Litestream v0.5) take the same path with pages instead of WAL frames: the
 // first file's pages go straight into the file, later files are folded, one
 // commit per file.

@@ -43,7 +43,7 @@ export async function* fetchInOrder<T extends PlanStep>(
     while (next < steps.length && prefetched.size < concurrency) {
       const object = (steps[next] as T).object;
       if (object.size > smallLimit || heldBytes + object.size > budgetBytes) break;
-      const pending = collect(store.read(object, { signal, onBytes }));
+      const pending = store.readAll ? store.readAll(object, { signal, onBytes }) : collect(store.read(object, { signal, onBytes }));
       pending.catch(() => undefined); // surfaced when its turn comes; avoid unhandled rejections meanwhile
       prefetched.set(next, pending);
       heldBytes += object.size;

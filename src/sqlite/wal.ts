@@ -20,6 +20,8 @@ export interface WalHeader {
   readonly checksum2: number;
 }
 
+const NATIVE_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 export function isValidPageSize(n: number): boolean {
   return n >= 512 && n <= 65536 && (n & (n - 1)) === 0;
 }
@@ -30,10 +32,20 @@ export function isValidPageSize(n: number): boolean {
  */
 export function walChecksum(data: Uint8Array, bigEndian: boolean, s0: number, s1: number): [number, number] {
   if (data.length % 8 !== 0) throw new RangeError('WAL checksum input must be a multiple of 8 bytes');
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const little = !bigEndian;
   let a = s0 >>> 0;
   let b = s1 >>> 0;
+  if (!bigEndian && NATIVE_LITTLE_ENDIAN && data.byteOffset % 4 === 0) {
+    // The common case (SQLite on x86 and ARM writes little-endian checksums):
+    // whole words straight from memory, about twice as fast as a DataView.
+    const words = new Uint32Array(data.buffer, data.byteOffset, data.length >>> 2);
+    for (let i = 0; i < words.length; i += 2) {
+      a = (a + (words[i] as number) + b) >>> 0;
+      b = (b + (words[i + 1] as number) + a) >>> 0;
+    }
+    return [a, b];
+  }
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const little = !bigEndian;
   for (let i = 0; i < data.length; i += 8) {
     a = (a + view.getUint32(i, little) + b) >>> 0;
     b = (b + view.getUint32(i + 4, little) + a) >>> 0;

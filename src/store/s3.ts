@@ -114,6 +114,14 @@ export class S3Store implements Store {
     });
   }
 
+  async readAll(info: ObjectInfo, options: ReadOptions): Promise<Buffer> {
+    // range() yields exactly info.size bytes or throws.
+    const all = Buffer.allocUnsafe(info.size);
+    let at = 0;
+    for await (const chunk of this.range(info, 0, info.size, options)) at += chunk.copy(all, at);
+    return all;
+  }
+
   readRange(info: ObjectInfo, start: number, end: number, options: ReadOptions): Readable {
     return Readable.from(this.range(info, start, end, options), { objectMode: false });
   }
@@ -208,15 +216,11 @@ async function collect(source: AsyncIterable<Buffer>): Promise<Buffer[]> {
 
 /** Iterates a body, destroying it when no data arrives for `ms`. */
 async function* withIdleTimeout(body: Readable, ms: number): AsyncGenerator<Buffer> {
-  let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => body.destroy(new IdleTimeoutError(`no data for ${ms} ms`)), ms);
-  };
+  // One timer, pushed back on every chunk (refresh() allocates nothing).
+  const timer = setTimeout(() => body.destroy(new IdleTimeoutError(`no data for ${ms} ms`)), ms);
   try {
-    arm();
     for await (const chunk of body) {
-      arm();
+      timer.refresh();
       yield chunk as Buffer;
     }
   } finally {

@@ -27,6 +27,11 @@ export interface Store {
    * exactly `info.size` bytes.
    */
   read(info: ObjectInfo, options: ReadOptions): Readable;
+  /**
+   * The whole object in one buffer, with the same retries: for small objects,
+   * without a stream's per-object cost. Optional (callers fall back to read()).
+   */
+  readAll?(info: ObjectInfo, options: ReadOptions): Promise<Buffer>;
   /** Bytes [start, end) of the object, with the same retries; optional (readHead falls back to read()). */
   readRange?(info: ObjectInfo, start: number, end: number, options: ReadOptions): Readable;
 }
