@@ -16,3 +16,22 @@ export function getXxhash(): Promise<XXHashApi> {
   }
   return xxhashPromise;
 }
+
+const SLICE = 256 << 10;
+
+/**
+ * Feeds `data` to a streaming hasher in slices: xxhash-wasm copies each input
+ * into its linear memory, which grows to the largest input and never shrinks
+ * (4 MiB per thread for Litestream's LZ4 blocks).
+ */
+export function updateInSlices(hasher: { update(data: Uint8Array): unknown }, data: Uint8Array): void {
+  for (let at = 0; at < data.length; at += SLICE) hasher.update(data.subarray(at, Math.min(at + SLICE, data.length)));
+}
+
+/** XXH32 (seed 0) of `data`, in slices when it is large; see updateInSlices(). */
+export function xxh32(xx: XXHashApi, data: Uint8Array): number {
+  if (data.length <= SLICE) return xx.h32Raw(data, 0) >>> 0;
+  const hasher = xx.create32(0);
+  updateInSlices(hasher, data);
+  return hasher.digest() >>> 0;
+}

@@ -14,7 +14,7 @@
 
 import { Transform, type TransformCallback } from 'node:stream';
 import { CorruptBackupError } from '../errors.js';
-import { getXxhash, type XXHashApi } from '../xxhash.js';
+import { getXxhash, updateInSlices, xxh32, type XXHashApi } from '../xxhash.js';
 import { decodeBlock, Lz4BlockError } from './block.js';
 
 export interface Lz4FrameDecoderOptions {
@@ -350,7 +350,7 @@ class Lz4FrameDecoder extends Transform {
     const data = item.subarray(0, size);
     if (this.blockChecksum) {
       const expected = readU32(item, size);
-      const got = this.xx.h32Raw(data, 0) >>> 0;
+      const got = xxh32(this.xx, data);
       if (expected !== got) {
         throw this.fail(
           `LZ4 block checksum mismatch in block ${this.blockIndex} of ${this.where()} (expected ${hex(expected)}, got ${hex(got)})`,
@@ -388,7 +388,7 @@ class Lz4FrameDecoder extends Transform {
         `LZ4 content size mismatch in ${this.where()}: the frame header says ${this.contentSize} bytes but the blocks hold more`,
       );
     }
-    if (this.hasher) this.hasher.update(out);
+    if (this.hasher) updateInSlices(this.hasher, out);
     if (!this.independent) this.remember(out);
     if (n > 0) this.output(out);
   }

@@ -557,3 +557,13 @@ test('decodeBlock: truncated blocks and bounds', () => {
   assert.equal(decodeBlock(new Uint8Array([0x02, 3, 0, 0x00]), d2, 3, 16), 9);
   assert.deepEqual([...d2.subarray(3, 9)], [7, 8, 9, 7, 8, 9]);
 });
+
+test('a 4 MiB block with a block checksum (hashed in slices) decodes, and a flipped byte deep inside is caught', async () => {
+  const big = new Uint8Array(4 << 20);
+  for (let i = 0; i < big.length; i += 1) big[i] = (i * 2654435761) >>> 24;
+  const f = frame([{ stored: big }], { content: big, blockChecksum: true, blockSizeCode: 7 });
+  await assertDecodes(f, big);
+  const bad = Uint8Array.from(f);
+  bad[7 + 4 + 3_000_000] = (bad[7 + 4 + 3_000_000] as number) ^ 1; // header, block size, then 3 MB into the block
+  await assertCorrupt(bad, /LZ4 block checksum mismatch in block 1 of frame 1/);
+});

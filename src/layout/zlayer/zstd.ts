@@ -19,7 +19,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { Decompress } from 'fzstd';
 import { CorruptBackupError } from '../../errors.js';
-import { getXxhash, type XXHashApi } from '../../xxhash.js';
+import { getXxhash, updateInSlices, type XXHashApi } from '../../xxhash.js';
 
 type Hasher = ReturnType<XXHashApi['create64']>;
 
@@ -206,7 +206,7 @@ export class ZstdDecoder {
       inner: new Decompress((data) => {
         if (data.length === 0) return;
         frame.produced += data.length;
-        frame.hasher?.update(data);
+        if (frame.hasher) updateInSlices(frame.hasher, data);
         this.bytesOut += data.length;
         this.output.push(data);
       }),
