@@ -131,7 +131,11 @@ function directGet(client: S3Client, target: Target, options: GetOptions): Objec
     const headers: Record<string, string> = { host: target.host, 'x-amz-content-sha256': EMPTY_SHA256 };
     if (range) headers.range = range;
     if (ifMatch) headers['if-match'] = ifMatch;
-    const signed = await signer.sign({ method: 'GET', protocol: target.protocol, hostname: target.hostname, port: target.port, path, query: {}, headers });
+    const signed = await signer.sign(
+      { method: 'GET', protocol: target.protocol, hostname: target.hostname, port: target.port, path, query: {}, headers },
+      // The skew the SDK learned from the server (RequestTimeTooSkewed), as its own requests use.
+      { signingDate: new Date(Date.now() + (client.config.systemClockOffset ?? 0)) },
+    );
     signal.throwIfAborted();
     return new Promise<GetResponse>((resolve, reject) => {
       const req = transport.request({

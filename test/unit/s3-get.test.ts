@@ -91,8 +91,9 @@ async function withServer(handler: (req: http.IncomingMessage, res: http.ServerR
   }
 }
 
-function getter(endpoint: string, requestTimeoutMs = 5_000) {
+function getter(endpoint: string, requestTimeoutMs = 5_000, clockOffsetMs = 0) {
   const client = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials });
+  client.config.systemClockOffset = clockOffsetMs;
   const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
   return createObjectGet(client, { bucket: 'bkt', agents, requestTimeoutMs, connectionTimeoutMs: 5_000 });
 }
@@ -116,6 +117,20 @@ test('a direct GET is signed, carries range and If-Match, and streams the body',
       assert.equal(request?.headers['if-match'], '"abc"');
       assert.match(String(request?.headers.authorization), /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/s3\/aws4_request, SignedHeaders=[a-z0-9;-]*if-match;[a-z0-9;-]*range;/);
       assert.ok(request?.headers['x-amz-date']);
+    },
+  );
+});
+
+test('direct GETs sign with the clock skew the SDK learned from the server', async () => {
+  await withServer(
+    (_req, res) => res.end('x'),
+    async (endpoint, seen) => {
+      const hour = 3_600_000;
+      const response = await getter(endpoint, 5_000, hour)({ key: 'k', signal: new AbortController().signal });
+      response.body.resume();
+      const stamp = String(seen[0]?.headers['x-amz-date']); // 20261127T101500Z
+      const signed = Date.parse(stamp.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'));
+      assert.ok(Math.abs(signed - (Date.now() + hour)) < 60_000, `signed at ${stamp}`);
     },
   );
 });
