@@ -20,7 +20,6 @@ import { parseDbHeader } from './sqlite/header.js';
 import { PageFolder } from './sqlite/page-folder.js';
 import { WAL_HEADER_SIZE, WalReader } from './sqlite/wal.js';
 import { pump } from './sink.js';
-import { writeAll } from './write-queue.js';
 import { writeSnapshotInWorker, type WrittenSnapshot } from './snapshot-writer.js';
 import { SpillFile } from './spill.js';
 import type { Store } from './store/store.js';
@@ -50,7 +49,6 @@ export interface BuildResult {
 
 const PREFETCH_BUDGET = 8 << 20;
 const COPY_RUN_LIMIT = 4 << 20;
-
 
 export async function buildDatabase(options: BuildOptions): Promise<BuildResult> {
   const { store, plan } = options;
@@ -451,6 +449,14 @@ async function copyPages(
     await new Promise((resolve) => setImmediate(resolve));
   }
   return pages.length;
+}
+
+async function writeAll(handle: fs.FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
 }
 
 function writeAllSync(fd: number, data: Uint8Array, position: number): void {
