@@ -1,10 +1,9 @@
 // Executes a restore plan into a new file: a worker thread streams the
 // snapshot in while this thread validates the WAL segments frame by frame and
 // folds them into a page map (pages spilled to disk); once both are done, each
-// surviving page is written once. LTX plans
-// (Litestream v0.5) take the same path with pages instead of WAL frames: the
-// first file's pages go straight into the file, later files are folded, one
-// commit per file.
+// surviving page is written once. LTX plans (Litestream v0.5) take the same
+// path with pages instead of WAL frames: the worker writes the first file's
+// pages in place, later files are folded, one commit per file.
 import { setMaxListeners } from 'node:events';
 import { writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -48,7 +47,8 @@ export interface BuildResult {
 }
 
 const PREFETCH_BUDGET = 8 << 20;
-const COPY_RUN_LIMIT = 4 << 20;
+/** Spill bytes read at a time when copying the surviving pages. */
+const COPY_WINDOW = 4 << 20;
 
 export async function buildDatabase(options: BuildOptions): Promise<BuildResult> {
   const { store, plan } = options;
@@ -78,29 +78,25 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
       throw toLocalIoError(err, `creating ${options.spillPath}`);
     });
     const folder = new PageFolder();
-    let snapshot: { pageSize: number; pages: number };
-    let wal: { frames: number; position: BuildResult['position'] };
-    let ltxSnapshot: Awaited<ReturnType<typeof writeLtxSnapshot>> | undefined;
-    if (head.value.step.kind === 'ltx') {
-      ltxSnapshot = await writeLtxSnapshot(head.value.body, head.value.step, db, signal);
-      snapshot = ltxSnapshot;
-      wal = await foldLtx(iterator, rest.length, ltxSnapshot.summary, spill, folder, signal);
-    } else {
-      // The snapshot is written by a worker thread while this one folds the WAL.
-      const snapshotStep = head.value.step as SnapshotStep;
-      const writing = writeSnapshotInWorker(head.value.body, {
-        fd: db.fd,
-        compression: snapshotStep.compression,
-        name: snapshotStep.object.key,
-        signal,
-      });
-      const folding = foldWal(iterator, rest.length, plan, spill, folder, signal);
-      const [written, folded] = await settleBoth(writing, folding, local);
-      const facts = checkSnapshot(written, snapshotStep.object.key);
-      folded.check(facts);
-      snapshot = facts;
-      wal = folded;
+    // The snapshot is written by a worker thread while this one folds what follows it.
+    const first = head.value.step;
+    const name = first.object.key;
+    if (first.kind === 'ltx' && first.minTxid !== 1n) {
+      throw new CorruptBackupError(`${name}: an LTX restore must start with a snapshot (TXID 1)`);
     }
+    const writing = writeSnapshotInWorker(head.value.body, {
+      ...(first.kind === 'ltx' ? { format: 'ltx' as const } : { format: 'image' as const, compression: (first as SnapshotStep).compression }),
+      fd: db.fd,
+      name,
+      signal,
+    });
+    const folding =
+      first.kind === 'ltx'
+        ? foldLtx(iterator, rest.length, spill, folder, signal)
+        : foldWal(iterator, rest.length, plan, spill, folder, signal);
+    const [image, wal] = await settleBoth(writing, folding, local);
+    const snapshot = first.kind === 'ltx' ? checkLtxSnapshot(image, first) : checkSnapshot(image, name);
+    wal.check(snapshot);
     spill.flush();
 
     const fold = folder.result();
@@ -114,12 +110,12 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
     return {
       pageSize: snapshot.pageSize,
       pageCount: finalPages,
-      walSegments: ltxSnapshot ? 0 : rest.length,
+      walSegments: snapshot.ltx ? 0 : rest.length,
       walFrames: wal.frames,
       transactions: folder.transactions,
       pagesWritten: written,
       position: wal.position,
-      ...(ltxSnapshot ? { ltx: { files: plan.steps.length, txid: txidHex((plan.steps.at(-1) as LtxStep).maxTxid) } } : {}),
+      ...(snapshot.ltx ? { ltx: { files: plan.steps.length, txid: txidHex((plan.steps.at(-1) as LtxStep).maxTxid) } } : {}),
     };
   } catch (err) {
     throw toLocalIoError(err, `building ${options.dbTempPath}`);
@@ -153,6 +149,8 @@ interface SnapshotFacts {
   readonly pageSize: number;
   readonly pages: number;
   readonly changeCounter: number;
+  /** LTX snapshots: what the file held. */
+  readonly ltx?: LtxSummary;
 }
 
 function checkSnapshot(written: WrittenSnapshot, name: string): SnapshotFacts {
@@ -263,12 +261,12 @@ async function foldWal(
   return { frames, position: reader ? { index: readerIndex, offset: reader.committedOffset } : undefined, check };
 }
 
-/** Streams the LTX decoder's pages out of `body`; `onPage` may await, e.g. to write them out. */
+/** Streams the LTX decoder's pages out of `body`. */
 async function decodeLtx(
   body: Readable,
   step: LtxStep,
   signal: AbortSignal,
-  onPage: (pgno: number, data: Uint8Array) => void | Promise<void>,
+  onPage: (pgno: number, data: Uint8Array) => void,
 ): Promise<LtxSummary> {
   const name = step.object.key;
   const decoder = new LtxDecoder({ name });
@@ -282,7 +280,7 @@ async function decodeLtx(
         // One page at a time: a small chunk may decompress to many pages.
         for (let page = decoder.read(); page; page = decoder.read()) {
           if (!checked) checked = checkRange(decoder.header as LtxHeader, step);
-          await onPage(page.pgno, page.data);
+          onPage(page.pgno, page.data);
         }
       }
     },
@@ -303,65 +301,36 @@ function checkRange(header: LtxHeader, step: LtxStep): true {
   return true;
 }
 
-/** The first LTX file: a whole database, its pages written in place (the lock page stays a hole of zeros). */
-async function writeLtxSnapshot(
-  body: Readable,
-  step: LtxStep,
-  db: fs.FileHandle,
-  signal: AbortSignal,
-): Promise<{ pageSize: number; pages: number; summary: LtxSummary }> {
+/** The first LTX file, written in place by the worker: its range, and page 1 agreeing with it. */
+function checkLtxSnapshot(written: WrittenSnapshot, step: LtxStep): SnapshotFacts {
   const name = step.object.key;
-  if (step.minTxid !== 1n) throw new CorruptBackupError(`${name}: an LTX restore must start with a snapshot (TXID 1)`);
-  let run = Buffer.allocUnsafe(0);
-  let runStart = 0; // first page of the run
-  let runPages = 0;
-  let pageSize = 0;
-  const flush = async () => {
-    if (runPages === 0) return;
-    await writeAll(db, run.subarray(0, runPages * pageSize), (runStart - 1) * pageSize);
-    runPages = 0;
-  };
-  const summary = await decodeLtx(
-    body,
-    step,
-    signal,
-    async (pgno, data) => {
-      if (pageSize === 0) {
-        pageSize = data.length;
-        run = Buffer.allocUnsafe(Math.max(COPY_RUN_LIMIT, pageSize));
-      }
-      if (pgno === 1) {
-        const header = parseDbHeader(data);
-        if (typeof header === 'string') throw new CorruptBackupError(`${name}: snapshot page 1 is ${header}`);
-        if (header.pageSize !== pageSize) {
-          throw new CorruptBackupError(`${name}: database page size ${header.pageSize} differs from the LTX page size ${pageSize}`);
-        }
-      }
-      // Pages ascend; a run breaks at the lock page or when the buffer is full.
-      if (runPages > 0 && (pgno !== runStart + runPages || (runPages + 1) * pageSize > run.length)) await flush();
-      if (runPages === 0) runStart = pgno;
-      run.set(data, runPages * pageSize);
-      runPages += 1;
-    },
-  );
-  await flush();
-  const { header } = summary;
-  // Sets the size, and leaves any page the file does not hold (the lock page) as zeros.
-  await db.truncate(header.commit * header.pageSize);
-  return { pageSize: header.pageSize, pages: header.commit, summary };
+  const summary = written.ltx as LtxSummary;
+  checkRange(summary.header, step);
+  const { pageSize } = summary.header;
+  if (written.head.length > 0) {
+    const header = parseDbHeader(written.head);
+    if (typeof header === 'string') throw new CorruptBackupError(`${name}: snapshot page 1 is ${header}`);
+    if (header.pageSize !== pageSize) {
+      throw new CorruptBackupError(`${name}: database page size ${header.pageSize} differs from the LTX page size ${pageSize}`);
+    }
+  }
+  return { pageSize, pages: summary.header.commit, changeCounter: changeCounterOf(written.head), ltx: summary };
 }
 
-/** Later LTX files: each is one commit to `commit` pages; pages go to the spill file and the folder. */
+/**
+ * Later LTX files: each is one commit to `commit` pages; pages go to the spill
+ * file and the folder. What must be compared with the snapshot (still being
+ * written meanwhile) is checked once it is done.
+ */
 async function foldLtx(
   iterator: AsyncIterator<{ step: PlanStep; body: Readable }>,
   count: number,
-  snapshot: LtxSummary,
   spill: SpillFile,
   folder: PageFolder,
   signal: AbortSignal,
-): Promise<{ frames: number; position: BuildResult['position'] }> {
-  let previous = snapshot;
-  let dbSize = snapshot.header.commit;
+): Promise<{ frames: number; position: BuildResult['position']; check: (snapshot: SnapshotFacts) => void }> {
+  const checks: Array<(snapshot: SnapshotFacts) => void> = [];
+  let previous: LtxSummary | undefined;
   for (let i = 0; i < count; i += 1) {
     const next = await iterator.next();
     if (next.done) break;
@@ -369,28 +338,37 @@ async function foldLtx(
     const name = step.object.key;
     // The folder commits on a page with a size, so each page is held back until the next one (or the end) is known.
     let held: [number, number] | undefined;
-    const summary = await decodeLtx(
-      next.value.body,
-      step,
-      signal,
-      async (pgno, data) => {
-        if (held) folder.add(held[0], held[1], 0);
-        held = [pgno, spill.append(data)];
-      },
-    );
+    const summary = await decodeLtx(next.value.body, step, signal, (pgno, data) => {
+      if (held) folder.add(held[0], held[1], 0);
+      held = [pgno, spill.append(data)];
+    });
     const { header } = summary;
-    if (header.pageSize !== snapshot.header.pageSize) {
-      throw new CorruptBackupError(`${name}: LTX page size ${header.pageSize} differs from the snapshot's ${snapshot.header.pageSize}`);
-    }
-    checkChain(previous, summary, name);
+    checks.push((snapshot) => {
+      if (header.pageSize !== snapshot.pageSize) {
+        throw new CorruptBackupError(`${name}: LTX page size ${header.pageSize} differs from the snapshot's ${snapshot.pageSize}`);
+      }
+    });
+    if (previous) checkChain(previous, summary, name);
+    else checks.push((snapshot) => checkChain(snapshot.ltx as LtxSummary, summary, name));
     if (held) folder.add(held[0], held[1], header.commit);
-    else if (header.commit !== dbSize) {
-      throw new CorruptBackupError(`${name}: an LTX file without pages that resizes the database (${dbSize} -> ${header.commit}) is not supported`);
+    else {
+      const resizes = (size: number) => {
+        if (header.commit !== size) {
+          throw new CorruptBackupError(`${name}: an LTX file without pages that resizes the database (${size} -> ${header.commit}) is not supported`);
+        }
+      };
+      if (previous) resizes(previous.header.commit);
+      else checks.push((snapshot) => resizes(snapshot.pages));
     }
-    dbSize = header.commit;
     previous = summary;
   }
-  return { frames: 0, position: undefined };
+  return {
+    frames: 0,
+    position: undefined,
+    check: (snapshot) => {
+      for (const one of checks) one(snapshot);
+    },
+  };
 }
 
 /**
@@ -426,7 +404,7 @@ async function copyPages(
   signal: AbortSignal,
 ): Promise<number> {
   const byLocation = [...pages].sort((a, b) => a[1] - b[1]);
-  const window = Buffer.allocUnsafe(Math.max(COPY_RUN_LIMIT, pageSize));
+  const window = Buffer.allocUnsafe(Math.max(COPY_WINDOW, pageSize));
   let i = 0;
   while (i < byLocation.length) {
     signal.throwIfAborted();
@@ -449,14 +427,6 @@ async function copyPages(
     await new Promise((resolve) => setImmediate(resolve));
   }
   return pages.length;
-}
-
-async function writeAll(handle: fs.FileHandle, data: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
 }
 
 function writeAllSync(fd: number, data: Uint8Array, position: number): void {

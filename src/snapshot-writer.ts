@@ -6,19 +6,26 @@ import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { CorruptBackupError, InternalError } from './errors.js';
 import type { Compression } from './layout/layout.js';
+import type { LtxSummary } from './layout/ltx/decoder.js';
+
+/** What the worker decodes: a (compressed) database image, or an LTX snapshot file. */
+export type SnapshotFormat = { readonly format: 'image'; readonly compression: Compression } | { readonly format: 'ltx' };
+export type SnapshotJob = SnapshotFormat & { readonly fd: number; readonly name: string };
 
 /** `buffer` moves to the worker, which hands it back with the acknowledgement. */
 export type SnapshotWorkerRequest = { type: 'data'; buffer: ArrayBuffer; length: number } | { type: 'end' };
 export type SnapshotWorkerReply =
   | { type: 'ack'; buffer: ArrayBuffer }
-  | { type: 'done'; bytes: number; head: Uint8Array }
+  | { type: 'done'; bytes: number; head: Uint8Array; ltx?: LtxSummary }
   | { type: 'error'; corrupt: boolean; message: string; code?: string };
 
 export interface WrittenSnapshot {
-  /** Decompressed bytes written from offset 0. */
+  /** Size of the database file written. */
   readonly bytes: number;
-  /** The first bytes (up to the 100-byte database header). */
+  /** The first bytes of the database (up to its 100-byte header); empty when an LTX snapshot lacks page 1. */
   readonly head: Buffer;
+  /** LTX snapshots: what the file held. */
+  readonly ltx?: LtxSummary;
 }
 
 const BATCH_BYTES = 1 << 20;
@@ -26,10 +33,15 @@ const MAX_UNACKED = 4;
 
 export async function writeSnapshotInWorker(
   body: Readable,
-  options: { fd: number; compression: Compression; name: string; signal: AbortSignal },
+  options: SnapshotFormat & { fd: number; name: string; signal: AbortSignal },
 ): Promise<WrittenSnapshot> {
-  const { fd, compression, name, signal } = options;
-  const worker = new Worker(new URL('./snapshot-worker.js', import.meta.url), { workerData: { fd, compression, name }, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
+  const { signal, ...job } = options;
+  const { name } = job;
+  const worker = new Worker(new URL('./snapshot-worker.js', import.meta.url), {
+    workerData: job satisfies SnapshotJob,
+    // It allocates little: a small nursery keeps its memory small.
+    resourceLimits: { maxYoungGenerationSizeMb: 2 },
+  });
   let unacked = 0;
   const free: ArrayBuffer[] = [];
   let result: WrittenSnapshot | undefined;
@@ -43,7 +55,9 @@ export async function writeSnapshotInWorker(
       unacked -= 1;
       free.push(message.buffer);
     }
-    else if (message.type === 'done') result = { bytes: message.bytes, head: Buffer.from(message.head) };
+    else if (message.type === 'done') {
+      result = { bytes: message.bytes, head: Buffer.from(message.head), ...(message.ltx ? { ltx: message.ltx } : {}) };
+    }
     else failure ??= { error: rebuild(message) };
     notify();
   });

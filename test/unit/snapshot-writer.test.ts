@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { CorruptBackupError } from '../../src/errors.js';
 import type { Compression } from '../../src/layout/layout.js';
 import { writeSnapshotInWorker } from '../../src/snapshot-writer.js';
+import { encodeLtx, patternPage, sqlitePage1 } from '../support/ltx.js';
 import { zstdCompress } from '../support/zlayer.js';
 
 const fixtures = new URL('../../../test/fixtures/lz4/', import.meta.url);
@@ -37,6 +38,7 @@ async function withFile<T>(flags: string, fn: (fd: number, file: string) => Prom
 async function roundTrip(compression: Compression, compressed: Buffer, chunk: number) {
   return withFile('w+', async (fd, file) => {
     const written = await writeSnapshotInWorker(Readable.from(pieces(compressed, chunk)), {
+      format: 'image',
       fd,
       compression,
       name: 'snapshot',
@@ -81,7 +83,7 @@ test('a download error and an abort stop the worker and surface as they are', as
       throw Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
     }
     await assert.rejects(
-      writeSnapshotInWorker(Readable.from(failing()), { fd, compression: 'lz4', name: 's', signal: new AbortController().signal }),
+      writeSnapshotInWorker(Readable.from(failing()), { format: 'image', fd, compression: 'lz4', name: 's', signal: new AbortController().signal }),
       /connection reset/,
     );
     const abort = new AbortController();
@@ -92,15 +94,45 @@ test('a download error and an abort stop the worker and surface as they are', as
       }
     }
     setTimeout(() => abort.abort(new Error('stop now')), 50);
-    await assert.rejects(writeSnapshotInWorker(Readable.from(endless()), { fd, compression: 'none', name: 's', signal: abort.signal }), /stop now/);
+    await assert.rejects(writeSnapshotInWorker(Readable.from(endless()), { format: 'image', fd, compression: 'none', name: 's', signal: abort.signal }), /stop now/);
   });
 });
 
 test('a write error keeps its errno code, so a full disk maps to its exit code', async () => {
   await withFile('r', async (fd) => {
     await assert.rejects(
-      writeSnapshotInWorker(Readable.from([Buffer.alloc(1000)]), { fd, compression: 'none', name: 's', signal: new AbortController().signal }),
+      writeSnapshotInWorker(Readable.from([Buffer.alloc(1000)]), { format: 'image', fd, compression: 'none', name: 's', signal: new AbortController().signal }),
       (err: NodeJS.ErrnoException) => err.code === 'EBADF',
     );
   });
+});
+
+test('an LTX snapshot is written in place: pages at their offsets, the size from the commit', async () => {
+  const pageSize = 4096;
+  const pages = [
+    { pgno: 1, data: sqlitePage1(pageSize, 5) },
+    ...[2, 3, 4, 5].map((pgno) => ({ pgno, data: patternPage(pageSize, pgno) })),
+  ];
+  for (const encoding of ['frame', 'block'] as const) {
+    const file = encodeLtx({ pageSize, commit: 5, minTxid: 1n, maxTxid: 9n, pages, encoding });
+    const { written, bytes } = await withFile('w+', async (fd, path) => {
+      const result = await writeSnapshotInWorker(Readable.from(pieces(file, 1000)), {
+        format: 'ltx',
+        fd,
+        name: 'snap.ltx',
+        signal: new AbortController().signal,
+      });
+      return { written: result, bytes: readFileSync(path) };
+    });
+    assert.equal(written.bytes, 5 * pageSize, encoding);
+    assert.equal(bytes.length, 5 * pageSize, `${encoding}: file size`);
+    for (const { pgno, data } of pages) assert.ok(bytes.subarray((pgno - 1) * pageSize, pgno * pageSize).equals(data), `${encoding}: page ${pgno}`);
+    assert.deepEqual(written.head, bytes.subarray(0, 100));
+    assert.equal(written.ltx?.header.maxTxid, 9n);
+  }
+  const truncated = encodeLtx({ pageSize, commit: 5, minTxid: 1n, maxTxid: 9n, pages, encoding: 'block' }).subarray(0, 5000);
+  await assert.rejects(
+    withFile('w+', (fd) => writeSnapshotInWorker(Readable.from([truncated]), { format: 'ltx', fd, name: 'snap.ltx', signal: new AbortController().signal })),
+    (err: unknown) => err instanceof CorruptBackupError && /^snap\.ltx: truncated LTX file/.test(err.message),
+  );
 });
