@@ -92,7 +92,8 @@ port.on('message', (message: SnapshotWorkerRequest) => {
   try {
     if (message.type === 'data') {
       writer.write(new Uint8Array(message.buffer, 0, message.length));
-      reply({ type: 'ack', buffer: message.buffer }, [message.buffer]);
+      if (message.recycle) reply({ type: 'ack', buffer: message.buffer }, [message.buffer]);
+      else reply({ type: 'ack' });
     } else {
       reply({ type: 'done', ...writer.end() });
     }

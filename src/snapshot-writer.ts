@@ -1,7 +1,8 @@
 // Streams a snapshot into the database file through a worker thread: this
-// thread only batches the downloaded bytes and posts them; decompression,
-// content checksums and the writes happen beside it. A few batch buffers go
-// back and forth, so memory stays bounded whatever the size.
+// thread only posts the downloaded bytes: whole parts are moved as they are,
+// smaller chunks are batched into a few buffers that go back and forth.
+// Decompression, content checksums and the writes happen beside it; at most a
+// few messages are unacknowledged, so memory stays bounded whatever the size.
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { CorruptBackupError, InternalError } from './errors.js';
@@ -12,10 +13,10 @@ import type { LtxSummary } from './layout/ltx/decoder.js';
 export type SnapshotFormat = { readonly format: 'image'; readonly compression: Compression } | { readonly format: 'ltx' };
 export type SnapshotJob = SnapshotFormat & { readonly fd: number; readonly name: string };
 
-/** `buffer` moves to the worker, which hands it back with the acknowledgement. */
-export type SnapshotWorkerRequest = { type: 'data'; buffer: ArrayBuffer; length: number } | { type: 'end' };
+/** `buffer` moves to the worker, which hands it back with the acknowledgement when `recycle` is set. */
+export type SnapshotWorkerRequest = { type: 'data'; buffer: ArrayBuffer; length: number; recycle: boolean } | { type: 'end' };
 export type SnapshotWorkerReply =
-  | { type: 'ack'; buffer: ArrayBuffer }
+  | { type: 'ack'; buffer?: ArrayBuffer }
   | { type: 'done'; bytes: number; head: Uint8Array; ltx?: LtxSummary }
   | { type: 'error'; corrupt: boolean; message: string; code?: string };
 
@@ -29,7 +30,8 @@ export interface WrittenSnapshot {
 }
 
 const BATCH_BYTES = 1 << 20;
-const MAX_UNACKED = 4;
+/** Bytes posted to the worker and not yet done with; one message may exceed it alone. */
+const MAX_UNACKED_BYTES = 4 << 20;
 
 export async function writeSnapshotInWorker(
   body: Readable,
@@ -42,7 +44,8 @@ export async function writeSnapshotInWorker(
     // It allocates little: a small nursery keeps its memory small.
     resourceLimits: { maxYoungGenerationSizeMb: 2 },
   });
-  let unacked = 0;
+  const unacked: number[] = []; // sizes, in posting order
+  let unackedBytes = 0;
   const free: ArrayBuffer[] = [];
   let result: WrittenSnapshot | undefined;
   let failure: { error: unknown } | undefined;
@@ -52,8 +55,8 @@ export async function writeSnapshotInWorker(
   const changed = () => new Promise<void>((resolve) => (wake = resolve));
   worker.on('message', (message: SnapshotWorkerReply) => {
     if (message.type === 'ack') {
-      unacked -= 1;
-      free.push(message.buffer);
+      unackedBytes -= unacked.shift() ?? 0;
+      if (message.buffer) free.push(message.buffer);
     }
     else if (message.type === 'done') {
       result = { bytes: message.bytes, head: Buffer.from(message.head), ...(message.ltx ? { ltx: message.ltx } : {}) };
@@ -80,20 +83,29 @@ export async function writeSnapshotInWorker(
     const take = () => Buffer.from(free.pop() ?? new ArrayBuffer(BATCH_BYTES));
     let batch = take();
     let filled = 0;
-    const post = async () => {
-      while (unacked >= MAX_UNACKED) {
+    /** Sends `buffer` (moved, not copied); `recycle`: the worker hands it back for the next batch. */
+    const send = async (buffer: ArrayBuffer, length: number, recycle: boolean) => {
+      while (unackedBytes > 0 && unackedBytes + length > MAX_UNACKED_BYTES) {
         check();
         await changed();
       }
       check();
-      const { buffer } = batch;
-      worker.postMessage({ type: 'data', buffer, length: filled } satisfies SnapshotWorkerRequest, [buffer]);
-      unacked += 1;
+      worker.postMessage({ type: 'data', buffer, length, recycle } satisfies SnapshotWorkerRequest, [buffer]);
+      unacked.push(length);
+      unackedBytes += length;
+    };
+    const post = async () => {
+      await send(batch.buffer as ArrayBuffer, filled, true);
       batch = take();
       filled = 0;
     };
     for await (const data of body) {
       const chunk = data as Buffer;
+      if (filled === 0 && ownsItsMemory(chunk)) {
+        // A whole downloaded part: moved to the worker as it is, and freed there.
+        await send(chunk.buffer as ArrayBuffer, chunk.length, false);
+        continue;
+      }
       for (let offset = 0; offset < chunk.length; ) {
         const n = chunk.copy(batch, filled, offset);
         filled += n;
@@ -113,6 +125,11 @@ export async function writeSnapshotInWorker(
     // The file descriptor is the caller's: the worker must be gone before it may be closed.
     await worker.terminate();
   }
+}
+
+/** A buffer that is the whole of its ArrayBuffer, which nothing else can be using: safe to transfer. */
+function ownsItsMemory(chunk: Buffer): boolean {
+  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer && chunk.length >= 64 << 10;
 }
 
 function rebuild(message: Extract<SnapshotWorkerReply, { type: 'error' }>): Error {

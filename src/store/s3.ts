@@ -114,12 +114,8 @@ export class S3Store implements Store {
     });
   }
 
-  async readAll(info: ObjectInfo, options: ReadOptions): Promise<Buffer> {
-    // range() yields exactly info.size bytes or throws.
-    const all = Buffer.allocUnsafe(info.size);
-    let at = 0;
-    for await (const chunk of this.range(info, 0, info.size, options)) at += chunk.copy(all, at);
-    return all;
+  readAll(info: ObjectInfo, options: ReadOptions): Promise<Buffer> {
+    return this.rangeInto(info, 0, info.size, options);
   }
 
   readRange(info: ObjectInfo, start: number, end: number, options: ReadOptions): Readable {
@@ -136,12 +132,12 @@ export class S3Store implements Store {
     const signal = AbortSignal.any([options.signal, local.signal]);
     setMaxListeners(1000, signal);
     const count = Math.ceil(info.size / this.partSize);
-    const inflight: Array<Promise<Buffer[]>> = [];
+    const inflight: Array<Promise<Buffer>> = [];
     let next = 0;
     const launch = () => {
       const start = next * this.partSize;
       const end = Math.min(info.size, start + this.partSize);
-      const part = collect(this.range(info, start, end, { signal, onBytes: options.onBytes }));
+      const part = this.rangeInto(info, start, end, { signal, onBytes: options.onBytes });
       part.catch(() => undefined); // surfaced when its turn comes
       inflight.push(part);
       next += 1;
@@ -150,13 +146,26 @@ export class S3Store implements Store {
       const window = Math.min(this.options.concurrency, MAX_PARTS_IN_FLIGHT);
       while (next < count && inflight.length < window) launch();
       while (inflight.length > 0) {
-        const chunks = await (inflight.shift() as Promise<Buffer[]>);
+        const part = await (inflight.shift() as Promise<Buffer>);
         if (next < count && inflight.length < window) launch();
-        yield* chunks;
+        yield part;
       }
     } finally {
       local.abort();
     }
+  }
+
+  /**
+   * Bytes [start, end) in a buffer of their own: the socket's chunks are
+   * garbage as soon as they are copied (collected young, not after a major
+   * GC), and the whole part can be handed on, e.g. transferred to a worker.
+   */
+  private async rangeInto(info: ObjectInfo, start: number, end: number, options: ReadOptions): Promise<Buffer> {
+    // range() yields exactly end - start bytes or throws.
+    const into = Buffer.allocUnsafeSlow(end - start);
+    let at = 0;
+    for await (const chunk of this.range(info, start, end, options)) at += chunk.copy(into, at);
+    return into;
   }
 
   /**
@@ -206,12 +215,6 @@ export class S3Store implements Store {
       }
     }
   }
-}
-
-async function collect(source: AsyncIterable<Buffer>): Promise<Buffer[]> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of source) chunks.push(chunk);
-  return chunks;
 }
 
 /** Iterates a body, destroying it when no data arrives for `ms`. */

@@ -18,6 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import Database from 'better-sqlite3';
+import { CLI_NODE_FLAGS } from '../../bench/node-flags.js';
 import { createBucket, s3Client, s3Env, startMinio, type Minio } from '../support/minio.js';
 import { makeTempDir, removeDir, repoRoot } from '../support/paths.js';
 import { readTerminationLog, type Marker } from '../support/run-cli.js';
@@ -193,7 +194,7 @@ test('image: production dependencies only, non-root user, node 22, CLI entrypoin
   assert.equal(inspect.code, 0, explain(inspect));
   const config = JSON.parse(inspect.stdout) as { User: string; Entrypoint: string[]; Cmd: string[] };
   assert.equal(config.User, `${NONROOT}:${NONROOT}`);
-  assert.deepEqual(config.Entrypoint, ['/nodejs/bin/node', '/app/dist/src/cli.js']);
+  assert.deepEqual(config.Entrypoint, ['/nodejs/bin/node', ...CLI_NODE_FLAGS, '/app/dist/src/cli.js']);
   assert.deepEqual(config.Cmd, ['restore']);
 
   const version = await podman(['run', '--rm', '--network=host', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768', '--read-only', IMAGE, '--version']);

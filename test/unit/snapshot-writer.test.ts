@@ -136,3 +136,17 @@ test('an LTX snapshot is written in place: pages at their offsets, the size from
     (err: unknown) => err instanceof CorruptBackupError && /^snap\.ltx: truncated LTX file/.test(err.message),
   );
 });
+
+test('whole downloaded parts move to the worker without a copy; slices of shared memory are copied', async () => {
+  const data = Buffer.concat([randomBytes(1 << 20), Buffer.alloc(3 << 20, 1)]);
+  const owned = [0, 1, 2, 3].map((i) => Buffer.from(data.subarray(i << 20, (i + 1) << 20)));
+  const shared = Buffer.from(data); // one ArrayBuffer for all of it
+  const mixed = [owned[0] as Buffer, shared.subarray(1 << 20, 2 << 20), owned[2] as Buffer, owned[3] as Buffer];
+  await withFile('w+', async (fd, file) => {
+    const written = await writeSnapshotInWorker(Readable.from(mixed), { format: 'image', fd, compression: 'none', name: 's', signal: new AbortController().signal });
+    assert.equal(written.bytes, data.length);
+    assert.ok(readFileSync(file).equals(data));
+  });
+  assert.equal(owned[0]?.byteLength, 0, 'a part that owns its memory was transferred (detached here)');
+  assert.equal(shared.byteLength, data.length, 'a slice of a larger buffer was copied, not taken');
+});
