@@ -5,7 +5,6 @@
 // path with pages instead of WAL frames: the worker writes the first file's
 // pages in place, later files are folded, one commit per file.
 import { setMaxListeners } from 'node:events';
-import { writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { CorruptBackupError, toLocalIoError } from './errors.js';
@@ -21,6 +20,7 @@ import { WAL_HEADER_SIZE, WalReader } from './sqlite/wal.js';
 import { pump } from './sink.js';
 import { writeSnapshotInWorker, type WrittenSnapshot } from './snapshot-writer.js';
 import { SpillFile } from './spill.js';
+import { writeAllSync } from './write-all.js';
 import type { Store } from './store/store.js';
 
 export interface BuildOptions {
@@ -427,9 +427,4 @@ async function copyPages(
     await new Promise((resolve) => setImmediate(resolve));
   }
   return pages.length;
-}
-
-function writeAllSync(fd: number, data: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
 }

@@ -3,8 +3,8 @@
 // each page survives. One buffer for its whole life, written out synchronously
 // when full: memory stays fixed however many pages a chunk decodes to, and the
 // collector has nothing to do.
-import { writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import { writeAllSync } from './write-all.js';
 
 const BUFFER_SIZE = 1 << 20;
 
@@ -36,9 +36,7 @@ export class SpillFile {
 
   /** Writes out what is buffered. */
   flush(): void {
-    for (let done = 0; done < this.used; ) {
-      done += writeSync(this.handle.fd, this.buffer, done, this.used - done, this.flushed + done);
-    }
+    writeAllSync(this.handle.fd, this.buffer.subarray(0, this.used), this.flushed);
     this.flushed += this.used;
     this.used = 0;
   }

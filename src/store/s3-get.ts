@@ -95,11 +95,13 @@ export function encodeKey(key: string): string {
 export function createObjectGet(client: S3Client, options: GetOptions): ObjectGet {
   let direct: Promise<ObjectGet> | undefined;
   return async (request) => {
-    direct ??= probeTarget(client, options.bucket).then((target) =>
-      target.authScheme?.name === undefined || target.authScheme.name === 'sigv4' ? directGet(client, target, options) : sdkGet(client, options.bucket),
-    );
-    // A failed probe (say, no credentials) is tried again on the next call, so its error surfaces each time.
-    direct.catch(() => (direct = undefined));
+    if (!direct) {
+      direct = probeTarget(client, options.bucket).then((target) =>
+        target.authScheme?.name === undefined || target.authScheme.name === 'sigv4' ? directGet(client, target, options) : sdkGet(client, options.bucket),
+      );
+      // A failed probe (say, no credentials) is tried again on the next call, so its error surfaces each time.
+      direct.catch(() => (direct = undefined));
+    }
     return (await direct)(request);
   };
 }
