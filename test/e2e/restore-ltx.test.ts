@@ -18,7 +18,7 @@ import { createBucket, s3Client, s3Env, startMinio, type Minio } from '../suppor
 import { makeTempDir, removeDir } from '../support/paths.js';
 import { sleep } from '../support/process.js';
 import { FileStore, S3Store, type ReplicaStore, type StoredObject } from '../support/replica.js';
-import { cliEnv, readMarker, readTerminationLog, runRestore, type RunResult } from '../support/run-cli.js';
+import { readMarker, readTerminationLog, restoreInto, type RestoreIntoResult } from '../support/run-cli.js';
 import { openSource, prefill, runWorkload } from '../support/workload.js';
 
 const bucket = 'backups';
@@ -98,21 +98,11 @@ async function encodingOf(store: ReplicaStore, key: string): Promise<string> {
   return decoder.end().encoding;
 }
 
-async function restoreTo(name: string, replicaUrl: string, extra: Record<string, string> = {}): Promise<{ r: RunResult; target: string; markerPath: string; terminationLog: string }> {
-  const target = path.join(work, 'restores', name, 'app.db');
-  const markerPath = path.join(work, 'restores', name, 'marker.json');
-  const terminationLog = path.join(work, 'restores', name, 'termination-log');
-  await mkdir(path.dirname(target), { recursive: true });
-  const r = await runRestore(
-    cliEnv({
-      replicaUrl,
-      dbPath: target,
-      terminationLog,
-      ...(replicaUrl.startsWith('s3://') ? { s3: s3Env(minio) } : {}),
-      extra: { SQLITE_RESTORE_VERIFY: 'full', SQLITE_RESTORE_MARKER_PATH: markerPath, ...extra },
-    }),
-  );
-  return { r, target, markerPath, terminationLog };
+function restoreTo(name: string, replicaUrl: string, extra: Record<string, string> = {}): Promise<RestoreIntoResult> {
+  return restoreInto(path.join(work, 'restores', name), replicaUrl, {
+    ...(replicaUrl.startsWith('s3://') ? { s3: s3Env(minio) } : {}),
+    extra: { SQLITE_RESTORE_VERIFY: 'full', ...extra },
+  });
 }
 
 /** Copies every object of one S3 prefix to another, optionally leaving some out. */

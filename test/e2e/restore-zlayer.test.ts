@@ -14,7 +14,7 @@
 //   5. a snapshot that fails verification even alone: exit 65, nothing published.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { assertExit, assertJsonLogs, assertNoLeftovers, assertSameDatabase } from '../support/assertions.js';
 import type { DbDigest } from '../support/digest.js';
@@ -22,7 +22,7 @@ import { createBucket, s3Client, s3Env, startMinio, type Minio } from '../suppor
 import { makeTempDir, removeDir } from '../support/paths.js';
 import { sleep } from '../support/process.js';
 import { FileStore, S3Store } from '../support/replica.js';
-import { cliEnv, readTerminationLog, runRestore, type RunResult } from '../support/run-cli.js';
+import { readTerminationLog, restoreInto, type RestoreIntoResult, type RunResult } from '../support/run-cli.js';
 import { crateFrameCount, crateSnapshotKey, crateWalKey, digestOfFile, SourceDb, ZlayerWriter } from '../support/zlayer.js';
 
 const bucket = 'backups';
@@ -102,21 +102,11 @@ function s3Writer(prefix: string): ZlayerWriter {
   return new ZlayerWriter(new S3Store(s3Client(minio), bucket, prefix), `${prefix}/`);
 }
 
-async function restoreTo(name: string, replicaUrl: string, extra: Record<string, string> = {}) {
-  const target = path.join(work, 'restores', name, 'app.db');
-  const markerPath = path.join(work, 'restores', name, 'marker.json');
-  const terminationLog = path.join(work, 'restores', name, 'termination-log');
-  await mkdir(path.dirname(target), { recursive: true });
-  const r = await runRestore(
-    cliEnv({
-      replicaUrl,
-      dbPath: target,
-      terminationLog,
-      ...(replicaUrl.startsWith('s3://') ? { s3: s3Env(minio) } : {}),
-      extra: { SQLITE_RESTORE_MARKER_PATH: markerPath, ...extra },
-    }),
-  );
-  return { r, target, markerPath, terminationLog };
+function restoreTo(name: string, replicaUrl: string, extra: Record<string, string> = {}): Promise<RestoreIntoResult> {
+  return restoreInto(path.join(work, 'restores', name), replicaUrl, {
+    ...(replicaUrl.startsWith('s3://') ? { s3: s3Env(minio) } : {}),
+    extra: extra,
+  });
 }
 
 async function readMarkerJson(file: string): Promise<Record<string, unknown> & { source: Record<string, unknown>; warnings?: string[] }> {

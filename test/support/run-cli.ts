@@ -2,7 +2,8 @@
 // clean environment: PATH plus exactly the variables a test passes (nothing
 // AWS_* leaks in from the parent).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { cliPath, repoRoot } from './paths.js';
 
 export interface RunResult {
@@ -115,6 +116,35 @@ export function cliEnv(opts: {
     ...opts.s3,
     ...opts.extra,
   };
+}
+
+export interface RestoreIntoResult {
+  r: RunResult;
+  target: string;
+  markerPath: string;
+  terminationLog: string;
+}
+
+/** Restores `replicaUrl` into `<dir>/app.db`, with the marker and the termination log beside it. */
+export async function restoreInto(
+  dir: string,
+  replicaUrl: string,
+  opts: { s3?: Record<string, string>; extra?: Record<string, string> } = {},
+): Promise<RestoreIntoResult> {
+  const target = path.join(dir, 'app.db');
+  const markerPath = path.join(dir, 'marker.json');
+  const terminationLog = path.join(dir, 'termination-log');
+  await mkdir(dir, { recursive: true });
+  const r = await runRestore(
+    cliEnv({
+      replicaUrl,
+      dbPath: target,
+      terminationLog,
+      ...(opts.s3 ? { s3: opts.s3 } : {}),
+      extra: { SQLITE_RESTORE_MARKER_PATH: markerPath, ...opts.extra },
+    }),
+  );
+  return { r, target, markerPath, terminationLog };
 }
 
 /** The termination message, which must be exactly one non-empty line. */
