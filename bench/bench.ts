@@ -17,7 +17,7 @@
 //                               summarised (top functions and modules); profiles stay in .tmp/bench-profile/
 //
 // Backups are built once per parameter set by the real Litestream and cached
-// in .cache/bench/<key>/ (MinIO data directory + meta.json with the source's
+// in <cache>/bench/<key>/ (MinIO data directory + meta.json with the source's
 // logical digest); delete that directory to rebuild. Nothing here fails the
 // process on a MISS: the exit code is non-zero only when something broke
 // (a restore failed, or restored the wrong data).

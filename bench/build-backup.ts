@@ -10,9 +10,9 @@
 //      of WAL segments and WAL indexes (checked by listing the bucket);
 //   4. Litestream is stopped with SIGTERM (its final sync), the source's logical
 //      digest is taken, and MinIO's data directory plus a meta.json (digest,
-//      credentials, counts) are moved into .cache/bench/<key>/.
+//      credentials, counts) are moved into <cache>/bench/<key>/.
 //
-// A later run finds .cache/bench/<key>/meta.json and skips all of this.
+// A later run finds <cache>/bench/<key>/meta.json and skips all of this.
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, rename, rm, writeFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,7 +20,7 @@ import Database from 'better-sqlite3';
 import { logicalDigest, type DbDigest } from '../test/support/digest.js';
 import { startReplication } from '../test/support/litestream.js';
 import { createBucket, s3Client } from '../test/support/minio.js';
-import { repoRoot, tmpRoot } from '../test/support/paths.js';
+import { cacheRoot, repoRoot, tmpRoot } from '../test/support/paths.js';
 import { sleep } from '../test/support/process.js';
 import { S3Store as ReplicaReader, newestGeneration, readLayout, walIndexes } from '../test/support/replica.js';
 import { openSource, type Db } from '../test/support/workload.js';
@@ -29,7 +29,7 @@ import { startMinioAt, type MinioCredentials } from './minio-dir.js';
 /** Bumped whenever the way a backup is built changes, so old caches are not reused. */
 const BUILD_FORMAT = 1;
 
-export const benchCacheRoot = path.join(repoRoot, '.cache', 'bench');
+export const benchCacheRoot = path.join(cacheRoot, 'bench');
 
 export interface BackupParams {
   /** Size the source database is prefilled to, in MiB. */
@@ -143,7 +143,7 @@ async function buildBackup(params: BackupParams, key: string, dataDir: string, l
   const bucket = 'bench';
   const prefix = `replicas/db${params.dbMiB}m`;
 
-  log(`building backup ${key} (first run only; cached in ${path.relative(repoRoot, benchCacheRoot)})`);
+  log(`building backup ${key} (first run only; cached in ${benchCacheRoot})`);
   const minio = await startMinioAt(dataDir, credentials);
   const client = s3Client(minio);
   try {

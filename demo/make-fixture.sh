@@ -4,7 +4,7 @@
 # Needs the Litestream binary that test/support/setup.sh builds.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-litestream="$root/.cache/bin/litestream"
+litestream="${SQLITE_S3_RESTORE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sqlite-s3-restore}/bin/litestream"
 [ -x "$litestream" ] || { echo "run test/support/setup.sh first (builds $litestream)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'kill "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -2,7 +2,7 @@
 // `helm lint` and `helm template` with the real helm binary, every rendered
 // object validated against the Kubernetes OpenAPI schemas (kubernetes-models),
 // the restore init container checked field by field, and values.schema.json
-// shown to reject bad values. Offline; needs .cache/bin/helm (setup.sh).
+// shown to reject bad values. Offline; needs helm in the tool cache (setup.sh).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

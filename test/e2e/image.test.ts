@@ -7,7 +7,7 @@
 // There is no Docker engine on these machines: the image is built and run with
 // podman + runc, FROM local base images made by test/support/image-setup.sh
 // (a distroless-like Node 22 runtime and a node:22-bookworm-like build image),
-// with podman's storage cached in .cache/podman. MinIO runs on 127.0.0.1 and
+// with podman's storage cached in <cache>/podman. MinIO runs on 127.0.0.1 and
 // the container shares the host network (--network=host: no bridge).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,15 +20,15 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import Database from 'better-sqlite3';
 import { CLI_NODE_FLAGS } from '../../bench/node-flags.js';
 import { createBucket, s3Client, s3Env, startMinio, type Minio } from '../support/minio.js';
-import { makeTempDir, removeDir, repoRoot } from '../support/paths.js';
+import { cacheRoot, makeTempDir, removeDir, repoRoot } from '../support/paths.js';
 import { readTerminationLog, type Marker } from '../support/run-cli.js';
 
 const IMAGE = 'localhost/sqlite-s3-restore:test';
 const BUILD_IMAGE = 'localhost/ssr-test/node-build:22';
 const RUNTIME_IMAGE = 'localhost/ssr-test/node-runtime:22';
 const NONROOT = 65532;
-const podmanRoot = path.join(repoRoot, '.cache', 'podman');
-const statusFile = path.join(repoRoot, '.cache', 'images', 'status');
+const podmanRoot = path.join(cacheRoot, 'podman');
+const statusFile = path.join(cacheRoot, 'images', 'status');
 
 // image-setup.sh says whether this machine can run containers at all.
 const status = existsSync(statusFile) ? readFileSync(statusFile, 'utf8').trim() : 'missing';
@@ -144,7 +144,7 @@ before(
     assert.equal(status, 'ready', `${statusFile} says "${status}": run bash test/support/setup.sh`);
     work = await makeTempDir('e2e-image');
 
-    // Build (layers are cached in .cache/podman: only changed steps rerun). The
+    // Build (layers are cached in <cache>/podman: only changed steps rerun). The
     // build stage is tagged too, so that pruning dangling images afterwards
     // drops superseded layers without losing the cache of the current ones.
     const buildArgs = ['build', '--pull=never', '--network=host', '--build-arg', `BUILD_IMAGE=${BUILD_IMAGE}`, '--build-arg', `RUNTIME_IMAGE=${RUNTIME_IMAGE}`];

@@ -37,8 +37,9 @@ HELM_MODULE="helm.sh/helm/v3"
 HELM_VERSION="v3.22.0"
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-CACHE="$ROOT/.cache/images"
-PODMAN_ROOT="$ROOT/.cache/podman"
+CACHE_ROOT="${SQLITE_S3_RESTORE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sqlite-s3-restore}"
+CACHE="$CACHE_ROOT/images"
+PODMAN_ROOT="$CACHE_ROOT/podman"
 mkdir -p "$CACHE" "$ROOT/.tmp"
 STATUS="$CACHE/status"
 
@@ -58,7 +59,7 @@ podman_() {
 }
 
 # --- helm ----------------------------------------------------------------------
-BIN="$ROOT/.cache/bin"
+BIN="$CACHE_ROOT/bin"
 mkdir -p "$BIN"
 helm_want="$HELM_MODULE@$HELM_VERSION"
 if [ -x "$BIN/helm" ] && [ -f "$BIN/helm.version" ] && [ "$(cat "$BIN/helm.version")" = "$helm_want" ]; then

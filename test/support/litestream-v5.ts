@@ -1,7 +1,7 @@
 // Runs a real Litestream v0.5 release (`litestream replicate`, LTX layout)
 // against a source database, to an S3 (MinIO) or file replica; the v0.3
 // helper is litestream.ts. setup.sh builds each release as
-// .cache/bin/litestream-<version>.
+// <cache>/bin/litestream-<version> (test/support/paths.ts).
 //
 // The v0.5 configuration differs from v0.3: one `replica:` per database
 // (`replicas:` is deprecated), compaction `levels:` (intervals of levels 1..n;

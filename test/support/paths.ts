@@ -2,13 +2,21 @@
 // (dist/test/support/paths.js) so tests work from any working directory.
 import { mkdtemp, mkdir, readdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import os from 'node:os';
 import path from 'node:path';
 
 export const repoRoot = path.resolve(fileURLToPath(new URL('../../../', import.meta.url)));
 /** Scratch space for tests (git-ignored). */
 export const tmpRoot = path.join(repoRoot, '.tmp');
-/** Binaries built by test/support/setup.sh (git-ignored). */
-export const binDir = path.join(repoRoot, '.cache', 'bin');
+/**
+ * Heavy builds (MinIO, Litestream, helm, images, bench backups), kept outside the clone so a fresh
+ * clone reuses them; the same rule as test/support/setup.sh.
+ */
+export const cacheRoot =
+  process.env.SQLITE_S3_RESTORE_CACHE ||
+  path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'sqlite-s3-restore');
+/** Binaries built by test/support/setup.sh. */
+export const binDir = path.join(cacheRoot, 'bin');
 export const minioBin = path.join(binDir, 'minio');
 export const litestreamBin = path.join(binDir, 'litestream');
 export const cliPath = path.join(repoRoot, 'dist', 'src', 'cli.js');

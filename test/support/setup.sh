@@ -3,7 +3,7 @@
 # a second run only checks stamps and prints one line per tool.
 #
 #   - MinIO (S3 server) and Litestream v0.3.13 (the backup producer), built from
-#     their Go modules at pinned versions into .cache/bin (git-ignored). A tool
+#     their Go modules at pinned versions into $CACHE_ROOT/bin (outside the clone). A tool
 #     is rebuilt only when its binary is missing or its version stamp differs.
 #   - gcc for cgo (Litestream embeds SQLite), from Debian, only when missing.
 #   - a check that the native better-sqlite3 module loads.
@@ -18,7 +18,10 @@ TOXIPROXY_MODULE="github.com/Shopify/toxiproxy/v2"
 TOXIPROXY_VERSION="v2.12.0"
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BIN="$ROOT/.cache/bin"
+# Heavy builds live outside the clone, keyed by version, so a fresh clone (every CI run) reuses
+# them; SQLITE_S3_RESTORE_CACHE moves them. test/support/paths.ts resolves the same directory.
+CACHE_ROOT="${SQLITE_S3_RESTORE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sqlite-s3-restore}"
+BIN="$CACHE_ROOT/bin"
 mkdir -p "$BIN" "$ROOT/.tmp"
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -1,4 +1,4 @@
-// Toxiproxy (built by test/support/setup.sh into .cache/bin) on 127.0.0.1: a
+// Toxiproxy (built by test/support/setup.sh into the tool cache) on 127.0.0.1: a
 // TCP proxy whose faults ("toxics": latency, bandwidth limits, stalls, resets,
 // connections cut after N bytes) are added and removed at run time through its
 // HTTP API. One server per test file, stopped by PID.
