@@ -3,7 +3,7 @@
 // Whatever fails, the target path is left as it was and temp files are removed.
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { buildDatabase } from './build.js';
+import { buildDatabase } from './apply/build.js';
 import type { Config, VerifyLevel } from './config.js';
 import { CorruptBackupError, NoBackupError, toLocalIoError } from './errors.js';
 import type { Layout, RestorePlan } from './layout/layout.js';
@@ -166,7 +166,7 @@ export async function restore({ config, store, layout, log, signal }: RestoreDep
       outcome: 'restored',
       database: config.dbPath,
       replica: config.replica.url,
-      source: { layout: chosen.layout, ...chosen.source, position: built.position },
+      source: { layout: chosen.layout, ...chosen.source, ...(built.details.position ? { position: built.details.position } : {}) },
       ...(chosen.target ? { target: chosen.target } : {}),
       bytes: { downloaded, database: databaseBytes },
       sha256,
@@ -175,15 +175,7 @@ export async function restore({ config, store, layout, log, signal }: RestoreDep
       durationsMs: { plan: planMs, download: downloadMs, verify: verifyMs, publish: publishMs, total: Date.now() - t0 },
     }).then((marker) => {
       log.info(
-        {
-          event: 'applied',
-          walSegments: built.walSegments,
-          walFrames: built.walFrames,
-          transactions: built.transactions,
-          pagesWritten: built.pagesWritten,
-          pageSize: built.pageSize,
-          ...(built.ltx ? { ltxFiles: built.ltx.files, txid: built.ltx.txid } : {}),
-        },
+        { event: 'applied', ...built.details, transactions: built.transactions, pagesWritten: built.pagesWritten, pageSize: built.pageSize },
         'backup applied',
       );
       return marker;

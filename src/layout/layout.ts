@@ -1,10 +1,14 @@
 // What a backup layout hands the restore pipeline: a plan, i.e. the objects to
-// read in order and how to apply each. Layouts know key names and linkage;
-// they never touch the local file system.
+// read in order and the applier that knows how to turn them into a database.
+// Layouts know key names, linkage and their formats; they never touch the
+// local file system (the applier writes through the format-free machinery in
+// src/apply/).
+import type { Applier } from '../apply/applier.js';
+import type { Compression } from '../codec/decoder.js';
 import type { ObjectInfo, Store } from '../store/store.js';
 import type { RestoreTarget, TargetKind } from './target.js';
 
-export type Compression = 'lz4' | 'zstd' | 'none';
+export type { Compression };
 
 export interface SnapshotStep {
   readonly kind: 'snapshot';
@@ -20,20 +24,6 @@ export interface WalStep {
   readonly walIndex: number;
   /** Byte offset of this segment inside that WAL file. */
   readonly offset: number;
-  /**
-   * strict (default): every frame must be valid and the WAL end on a commit.
-   * lenient: a whole -wal file copied at some moment; its committed frames up
-   * to the first invalid one are applied, as SQLite's own recovery reads it,
-   * and the step fails if it commits nothing.
-   */
-  readonly mode?: 'strict' | 'lenient';
-  /**
-   * For a WAL not provably linked to the snapshot: fail the step when the
-   * database header's change counter (SQLite raises it by at most one per
-   * commit that writes page 1) shows the WAL would roll page 1 back, or skips
-   * commits made between the snapshot and the WAL's first page-1 write.
-   */
-  readonly checkChangeCounter?: boolean;
 }
 
 /**
@@ -59,8 +49,8 @@ export interface RestorePlan {
   readonly warnings: readonly string[];
   /** A snapshot first, then WAL segments in apply order; or LTX steps only. */
   readonly steps: readonly PlanStep[];
-  /** Key of the object that should exist at a WAL position, for error messages about gaps (WAL layouts). */
-  walKey(walIndex: number, offset: number): string;
+  /** How the steps become a database (the layout's own format logic). */
+  readonly applier: Applier;
   /**
    * Plans to a point in time only: the target as asked and what the plan
    * reaches (e.g. reachedTime, reachedTxid), copied into the marker.

@@ -100,7 +100,8 @@ export interface WalReaderOptions {
    * first invalid frame, as SQLite recovery does, and drop the uncommitted tail.
    */
   readonly mode: 'strict' | 'lenient';
-  readonly onFrame: (frame: WalFrame) => void;
+  /** Returning true pauses: push() returns right after this frame (see its return value). */
+  readonly onFrame: (frame: WalFrame) => boolean | void;
 }
 
 /**
@@ -116,6 +117,7 @@ export class WalReader {
   private s0 = 0;
   private s1 = 0;
   private stopped = false;
+  private paused = false;
   /** Bytes consumed so far: the offset in the WAL file of the next byte. */
   offset = 0;
   /** End offset of the last commit frame seen (0 before any). */
@@ -128,9 +130,14 @@ export class WalReader {
     return this.header;
   }
 
-  push(chunk: Uint8Array): void {
+  /**
+   * Consumes `chunk` frame by frame. Returns the bytes consumed: all of them,
+   * or fewer when onFrame asked to pause; push the rest later.
+   */
+  push(chunk: Uint8Array): number {
     let pos = 0;
-    while (pos < chunk.length) {
+    this.paused = false;
+    while (pos < chunk.length && !this.paused) {
       const need = (this.header ? this.frameSize : WAL_HEADER_SIZE) - this.pendingBytes;
       const available = chunk.length - pos;
       if (this.pendingBytes === 0 && available >= need) {
@@ -151,6 +158,7 @@ export class WalReader {
         }
       }
     }
+    return pos;
   }
 
   /** Checks the end state; returns the committed length of the WAL in bytes. */
@@ -194,7 +202,9 @@ export class WalReader {
     const commitSize = view.getUint32(4);
     this.frames += 1;
     if (commitSize > 0) this.committedOffset = this.offset;
-    this.options.onFrame({ pgno: view.getUint32(0), commitSize, page: unit.subarray(WAL_FRAME_HEADER_SIZE), offset: at });
+    if (this.options.onFrame({ pgno: view.getUint32(0), commitSize, page: unit.subarray(WAL_FRAME_HEADER_SIZE), offset: at })) {
+      this.paused = true;
+    }
   }
 
   private checkFrame(frame: Uint8Array): string | undefined {

@@ -4,7 +4,7 @@
 // from the product's decoder; only the CRC-64 is shared (it is checked
 // against the standard check value and against real Litestream files).
 import xxhash from 'xxhash-wasm';
-import { Crc64 } from '../../src/layout/ltx/crc64.js';
+import { Crc64 } from '../../src/codec/crc64.js';
 
 const hasher = await xxhash();
 const xxh32 = (data: Uint8Array): number => hasher.h32Raw(data, 0) >>> 0;

@@ -2,17 +2,19 @@
 // uses the product's decoder (not under test here, only a tool); the encoder
 // stores data in uncompressed blocks with a valid content checksum, a
 // well-formed frame whose payload we control exactly.
-import { Readable } from 'node:stream';
 import xxhash from 'xxhash-wasm';
-import { createLz4FrameDecoder } from '../../src/lz4/frame.js';
+import { createLz4FrameDecoder } from '../../src/codec/lz4-frame.js';
 
 const MAGIC = 0x184d2204;
 const hasher = await xxhash();
 const xxh32 = (data: Uint8Array): number => hasher.h32Raw(data, 0) >>> 0;
 
 export async function lz4Decode(frame: Buffer): Promise<Buffer> {
+  const decoder = await createLz4FrameDecoder();
   const chunks: Buffer[] = [];
-  for await (const chunk of Readable.from([frame]).pipe(await createLz4FrameDecoder())) chunks.push(chunk as Buffer);
+  decoder.push(frame);
+  for (let piece = decoder.read(); piece; piece = decoder.read()) chunks.push(Buffer.from(piece));
+  decoder.end();
   return Buffer.concat(chunks);
 }
 

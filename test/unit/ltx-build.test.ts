@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildDatabase, type BuildResult } from '../../src/build.js';
+import { buildDatabase, type BuildResult } from '../../src/apply/build.js';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError, CorruptBackupError } from '../../src/errors.js';
 import { autoLayout, layoutByName } from '../../src/layout/detect.js';
@@ -75,7 +75,8 @@ test('snapshot, then files in both encodings: growth, shrink and regrowth, newes
     snap,
     { level: 1, pageSize: PS, commit: 8, minTxid: 4n, maxTxid: 5n, pages: [page(2, 1), page(7, 1), page(8, 1)], encoding: 'frame' },
     { level: 0, pageSize: PS, commit: 4, minTxid: 6n, maxTxid: 6n, pages: [p1, page(3, 2)], encoding: 'block' },
-    { level: 0, pageSize: PS, commit: 7, minTxid: 7n, maxTxid: 7n, pages: [page(6, 3)], encoding: 'frame', storedBlocks: true },
+    // Regrowing, SQLite writes every page it adds.
+    { level: 0, pageSize: PS, commit: 7, minTxid: 7n, maxTxid: 7n, pages: [page(5, 3), page(6, 3), page(7, 3)], encoding: 'frame', storedBlocks: true },
   ]);
   const { result, db } = await build(dir);
   assert.equal(db.length, 7 * PS);
@@ -83,27 +84,44 @@ test('snapshot, then files in both encodings: growth, shrink and regrowth, newes
   assert.ok(pageOf(db, 2).equals(page(2, 1).data), 'page 2 from TXIDs 4-5');
   assert.ok(pageOf(db, 3).equals(page(3, 2).data), 'page 3 from TXID 6');
   assert.ok(pageOf(db, 4).equals(snap.pages[3]?.data as Buffer), 'page 4 from the snapshot');
-  // Pages cut off by the shrink to 4 and not rewritten read as zeros, as in SQLite's own file.
-  assert.ok(pageOf(db, 5).equals(Buffer.alloc(PS)), 'page 5 zeros');
+  // Pages cut off by the shrink to 4 come back only as TXID 7 wrote them.
+  assert.ok(pageOf(db, 5).equals(page(5, 3).data), 'page 5 from TXID 7');
   assert.ok(pageOf(db, 6).equals(page(6, 3).data), 'page 6 from TXID 7');
-  assert.ok(pageOf(db, 7).equals(Buffer.alloc(PS)), 'page 7 zeros');
+  assert.ok(pageOf(db, 7).equals(page(7, 3).data), 'page 7 from TXID 7, not from TXIDs 4-5');
   assert.equal(result.pageCount, 7);
   assert.equal(result.pageSize, PS);
   assert.equal(result.transactions, 3);
-  assert.equal(result.walSegments, 0);
-  assert.deepEqual(result.ltx, { files: 4, txid: '0000000000000007' });
+  assert.deepEqual(result.details, { ltxFiles: 4, txid: '0000000000000007' });
 });
 
-test('a database growing past 1 GiB keeps the lock page zero (sparse file)', { timeout: 60_000 }, async () => {
+test('a commit that claims pages nobody wrote is refused: no sparse file of any size', async () => {
+  const snap = snapshot(6, 3n);
+  const dir = await replica([
+    snap,
+    { level: 0, pageSize: PS, commit: 4, minTxid: 4n, maxTxid: 4n, pages: [page(3, 2)], encoding: 'block' },
+    // Regrows to 7 writing only page 6: pages 5 and 7 would be holes.
+    { level: 0, pageSize: PS, commit: 7, minTxid: 5n, maxTxid: 5n, pages: [page(6, 3)], encoding: 'block' },
+  ]);
+  await expectBuildFails(dir, /says the database has 7 pages, but only 5 of them were ever written/);
+  const huge = await replica([
+    snap,
+    { level: 0, pageSize: PS, commit: 0xfffffffe, minTxid: 4n, maxTxid: 4n, pages: [page(2, 1)], encoding: 'block' },
+  ]);
+  await expectBuildFails(huge, /says the database has 4294967294 pages, but only 7 of them were ever written/);
+});
+
+test('a database growing past 1 GiB keeps the lock page zero, the one page SQLite never writes', { timeout: 120_000 }, async () => {
   const pageSize = 65536;
   const lock = lockPgno(pageSize);
   const first = { pgno: 1, data: sqlitePage1(pageSize, 3) };
   const pages = [first, { pgno: 2, data: patternPage(pageSize, 2) }, { pgno: 3, data: patternPage(pageSize, 3) }];
   const below = { pgno: lock - 1, data: patternPage(pageSize, 5) };
   const above = { pgno: lock + 1, data: patternPage(pageSize, 6) };
+  const zero = Buffer.alloc(pageSize);
+  const grown = Array.from({ length: lock - 5 }, (_, i) => ({ pgno: i + 4, data: zero }));
   const dir = await replica([
     { level: 9, pageSize, commit: 3, minTxid: 1n, maxTxid: 1n, pages, encoding: 'block' },
-    { level: 0, pageSize, commit: lock + 1, minTxid: 2n, maxTxid: 2n, pages: [first, below, above], encoding: 'block' },
+    { level: 0, pageSize, commit: lock + 1, minTxid: 2n, maxTxid: 2n, pages: [first, ...grown, below, above], encoding: 'block' },
   ]);
   const store = new FileStore(dir);
   const signal = new AbortController().signal;
@@ -121,7 +139,7 @@ test('a database growing past 1 GiB keeps the lock page zero (sparse file)', { t
       return buf;
     };
     assert.ok((await read(2)).equals(pages[1]?.data as Buffer));
-    assert.ok((await read(4)).equals(Buffer.alloc(pageSize)), 'page 4 was never written');
+    assert.ok((await read(4)).equals(zero), 'page 4 as written');
     assert.ok((await read(lock - 1)).equals(below.data));
     assert.ok((await read(lock)).equals(Buffer.alloc(pageSize)), 'the lock page is zeros');
     assert.ok((await read(lock + 1)).equals(above.data));

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CorruptBackupError } from '../../src/errors.js';
-import { crc64, Crc64 } from '../../src/layout/ltx/crc64.js';
+import { crc64, Crc64 } from '../../src/codec/crc64.js';
 import { LtxDecoder, lockPgno, parseLtxHeader, type LtxSummary } from '../../src/layout/ltx/decoder.js';
 import { databaseChecksum, encodeLtx, lz4Block, patternPage, type LtxOptions, type LtxPageInput } from '../support/ltx.js';
 

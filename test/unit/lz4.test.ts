@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import xxhash from 'xxhash-wasm';
-import { createLz4FrameDecoder } from '../../src/lz4/frame.js';
-import { decodeBlock, Lz4BlockError } from '../../src/lz4/block.js';
+import { createLz4FrameDecoder } from '../../src/codec/lz4-frame.js';
+import { decodeBlock, Lz4BlockError } from '../../src/codec/lz4-block.js';
 import { CorruptBackupError } from '../../src/errors.js';
 
 const { h32Raw } = await xxhash();
@@ -114,20 +114,21 @@ function skippable(magicLow: number, payload: Uint8Array): Uint8Array {
   return concat(u32(0x184d2a50 + magicLow), u32(payload.length), payload);
 }
 
-/** Feeds `input` in chunks of `chunkSize` bytes and collects the output. */
+/** Feeds `input` in chunks of `chunkSize` bytes (each a reused buffer, as a caller may) and collects the output. */
 async function decode(input: Uint8Array, chunkSize = input.length || 1, name?: string): Promise<Buffer> {
   const dec = await createLz4FrameDecoder(name === undefined ? undefined : { name });
   const out: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    dec.on('data', (c: Buffer) => out.push(c));
-    dec.on('end', () => resolve(Buffer.concat(out)));
-    dec.on('error', reject);
-  });
+  const chunk = new Uint8Array(chunkSize);
   for (let i = 0; i < input.length; i += chunkSize) {
-    dec.write(Buffer.from(input.subarray(i, i + chunkSize)));
+    const part = input.subarray(i, i + chunkSize);
+    chunk.set(part);
+    dec.push(chunk.subarray(0, part.length));
+    // A piece is only valid until the next read: copy it.
+    for (let piece = dec.read(); piece; piece = dec.read()) out.push(Buffer.from(piece));
+    chunk.fill(0xa5); // the decoder must not rely on a chunk once it asked for more
   }
   dec.end();
-  return done;
+  return Buffer.concat(out);
 }
 
 /** Decodes with several chunkings (whole, 1 byte, 7 bytes) and checks each. */
@@ -287,7 +288,7 @@ test('multiple concatenated frames and skippable frames', async () => {
   await assertDecodes(input, concat(c1, c2, c3));
 });
 
-test('output buffers are not reused by the decoder', async () => {
+test('read() hands out one block at a time, each valid until the next read', async () => {
   const blocks: Block[] = [];
   const parts: Uint8Array[] = [];
   for (let i = 0; i < 5; i++) {
@@ -297,17 +298,30 @@ test('output buffers are not reused by the decoder', async () => {
   }
   const content = concat(...parts);
   const dec = await createLz4FrameDecoder();
-  const chunks: Buffer[] = [];
-  const copies: Buffer[] = [];
-  dec.on('data', (c: Buffer) => {
-    chunks.push(c);
-    copies.push(Buffer.from(c));
-  });
-  const ended = new Promise((resolve) => dec.on('end', resolve));
-  dec.end(Buffer.from(frame(blocks, { content, independent: false })));
-  await ended;
-  assert.equal(chunks.length, 5);
-  chunks.forEach((c, i) => assert.ok(c.equals(copies[i]!)));
+  dec.push(frame(blocks, { content, independent: false }));
+  let pieces = 0;
+  for (let piece = dec.read(); piece; piece = dec.read()) {
+    assert.ok(Buffer.from(piece).equals(Buffer.from(parts[pieces]!)), `block ${pieces}`);
+    pieces += 1;
+  }
+  dec.end();
+  assert.equal(pieces, 5);
+});
+
+test('nothing is decoded ahead of the reader: a bomb costs one block of memory per read', async () => {
+  // 64 blocks of 4 MiB of zeros, about 16 KiB each compressed (LZ4's ratio tops out near 255): 256 MiB from 1 MiB.
+  const zeros = new Uint8Array(4 << 20);
+  const block = concat(seq(new Uint8Array([0]), 1, zeros.length - 1 - 5), lastSeq(new Uint8Array(5)));
+  const input = frame(Array.from({ length: 64 }, () => ({ compressed: block })), { blockSizeCode: 7, content: new Uint8Array(0), contentChecksum: false });
+  assert.ok(input.length < (256 << 20) / 200);
+  const dec = await createLz4FrameDecoder();
+  dec.push(input);
+  const first = dec.read();
+  assert.equal(first?.length, 4 << 20, 'one block per read');
+  let total = first?.length ?? 0;
+  for (let piece = dec.read(); piece; piece = dec.read()) total += piece.length;
+  assert.equal(total, 64 * (4 << 20));
+  dec.end();
 });
 
 // ---------------------------------------------------------------------------

@@ -7,7 +7,10 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { CorruptBackupError } from '../../src/errors.js';
 import type { Compression } from '../../src/layout/layout.js';
-import { writeSnapshotInWorker } from '../../src/snapshot-writer.js';
+import { imageSource } from '../../src/apply/image-source.js';
+import { writeSnapshotInWorker } from '../../src/apply/snapshot-writer.js';
+import { ltxSnapshotSource } from '../../src/layout/ltx/snapshot-source.js';
+import type { LtxSummary } from '../../src/layout/ltx/decoder.js';
 import { encodeLtx, patternPage, sqlitePage1 } from '../support/ltx.js';
 import { zstdCompress } from '../support/zlayer.js';
 
@@ -38,9 +41,8 @@ async function withFile<T>(flags: string, fn: (fd: number, file: string) => Prom
 async function roundTrip(compression: Compression, compressed: Buffer, chunk: number) {
   return withFile('w+', async (fd, file) => {
     const written = await writeSnapshotInWorker(Readable.from(pieces(compressed, chunk)), {
-      format: 'image',
+      source: imageSource(compression),
       fd,
-      compression,
       name: 'snapshot',
       signal: new AbortController().signal,
     });
@@ -83,7 +85,7 @@ test('a download error and an abort stop the worker and surface as they are', as
       throw Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
     }
     await assert.rejects(
-      writeSnapshotInWorker(Readable.from(failing()), { format: 'image', fd, compression: 'lz4', name: 's', signal: new AbortController().signal }),
+      writeSnapshotInWorker(Readable.from(failing()), { source: imageSource('lz4'), fd, name: 's', signal: new AbortController().signal }),
       /connection reset/,
     );
     const abort = new AbortController();
@@ -94,14 +96,14 @@ test('a download error and an abort stop the worker and surface as they are', as
       }
     }
     setTimeout(() => abort.abort(new Error('stop now')), 50);
-    await assert.rejects(writeSnapshotInWorker(Readable.from(endless()), { format: 'image', fd, compression: 'none', name: 's', signal: abort.signal }), /stop now/);
+    await assert.rejects(writeSnapshotInWorker(Readable.from(endless()), { source: imageSource('none'), fd, name: 's', signal: abort.signal }), /stop now/);
   });
 });
 
 test('a write error keeps its errno code, so a full disk maps to its exit code', async () => {
   await withFile('r', async (fd) => {
     await assert.rejects(
-      writeSnapshotInWorker(Readable.from([Buffer.alloc(1000)]), { format: 'image', fd, compression: 'none', name: 's', signal: new AbortController().signal }),
+      writeSnapshotInWorker(Readable.from([Buffer.alloc(1000)]), { source: imageSource('none'), fd, name: 's', signal: new AbortController().signal }),
       (err: NodeJS.ErrnoException) => err.code === 'EBADF',
     );
   });
@@ -117,7 +119,7 @@ test('an LTX snapshot is written in place: pages at their offsets, the size from
     const file = encodeLtx({ pageSize, commit: 5, minTxid: 1n, maxTxid: 9n, pages, encoding });
     const { written, bytes } = await withFile('w+', async (fd, path) => {
       const result = await writeSnapshotInWorker(Readable.from(pieces(file, 1000)), {
-        format: 'ltx',
+        source: ltxSnapshotSource(),
         fd,
         name: 'snap.ltx',
         signal: new AbortController().signal,
@@ -128,11 +130,11 @@ test('an LTX snapshot is written in place: pages at their offsets, the size from
     assert.equal(bytes.length, 5 * pageSize, `${encoding}: file size`);
     for (const { pgno, data } of pages) assert.ok(bytes.subarray((pgno - 1) * pageSize, pgno * pageSize).equals(data), `${encoding}: page ${pgno}`);
     assert.deepEqual(written.head, bytes.subarray(0, 100));
-    assert.equal(written.ltx?.header.maxTxid, 9n);
+    assert.equal((written.details as LtxSummary | undefined)?.header.maxTxid, 9n);
   }
   const truncated = encodeLtx({ pageSize, commit: 5, minTxid: 1n, maxTxid: 9n, pages, encoding: 'block' }).subarray(0, 5000);
   await assert.rejects(
-    withFile('w+', (fd) => writeSnapshotInWorker(Readable.from([truncated]), { format: 'ltx', fd, name: 'snap.ltx', signal: new AbortController().signal })),
+    withFile('w+', (fd) => writeSnapshotInWorker(Readable.from([truncated]), { source: ltxSnapshotSource(), fd, name: 'snap.ltx', signal: new AbortController().signal })),
     (err: unknown) => err instanceof CorruptBackupError && /^snap\.ltx: truncated LTX file/.test(err.message),
   );
 });
@@ -143,7 +145,7 @@ test('whole downloaded parts move to the worker without a copy; slices of shared
   const shared = Buffer.from(data); // one ArrayBuffer for all of it
   const mixed = [owned[0] as Buffer, shared.subarray(1 << 20, 2 << 20), owned[2] as Buffer, owned[3] as Buffer];
   await withFile('w+', async (fd, file) => {
-    const written = await writeSnapshotInWorker(Readable.from(mixed), { format: 'image', fd, compression: 'none', name: 's', signal: new AbortController().signal });
+    const written = await writeSnapshotInWorker(Readable.from(mixed), { source: imageSource('none'), fd, name: 's', signal: new AbortController().signal });
     assert.equal(written.bytes, data.length);
     assert.ok(readFileSync(file).equals(data));
   });

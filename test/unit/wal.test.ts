@@ -124,7 +124,7 @@ function reader(mode: 'strict' | 'lenient', name = 'test.wal'): { wal: WalReader
   const wal = new WalReader({
     name,
     mode,
-    onFrame: (f: WalFrame) => seen.push({ pgno: f.pgno, commitSize: f.commitSize, offset: f.offset, page: Buffer.from(f.page) }),
+    onFrame: (f: WalFrame) => void seen.push({ pgno: f.pgno, commitSize: f.commitSize, offset: f.offset, page: Buffer.from(f.page) }),
   });
   return { wal, seen };
 }

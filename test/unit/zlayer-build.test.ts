@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildDatabase, type BuildResult } from '../../src/build.js';
+import { buildDatabase, type BuildResult } from '../../src/apply/build.js';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError, CorruptBackupError } from '../../src/errors.js';
 import { autoLayout, layoutByName } from '../../src/layout/detect.js';
@@ -104,7 +104,7 @@ test('snapshot + a later copy of the same -wal: the source exactly as it was whe
   const { result, digest } = await build(root, plan);
   assert.deepEqual(digest, expected);
   assert.equal(result.transactions, 5);
-  assert.equal(result.position?.offset, wal.length, 'the whole copy was committed');
+  assert.equal((result.details.position as { offset: number } | undefined)?.offset, wal.length, 'the whole copy was committed');
   // The fallback is the snapshot alone: the main file as it was copied.
   const alone = plan.fallbacks?.at(-1);
   assert.ok(alone);
@@ -137,7 +137,7 @@ test('lenient reading: a torn last frame drops its transaction; frames left from
   const built = await build(root2, await planOf(root2));
   assert.deepEqual(built.digest, expected);
   assert.equal(built.result.transactions, 1);
-  assert.ok((built.result.position?.offset ?? 0) < restarted.length);
+  assert.ok(((built.result.details.position as { offset: number } | undefined)?.offset ?? 0) < restarted.length);
 });
 
 test('a WAL copy older than the snapshot is refused by the change counter (it would roll page 1 back)', async () => {

@@ -26,6 +26,7 @@ import { CorruptBackupError, TargetUnreachableError } from '../../errors.js';
 import type { ObjectInfo } from '../../store/store.js';
 import type { Listing, ListingTable, RestorePlan, WalStep } from '../layout.js';
 import { describeTarget, type GenerationTarget, type RestoreTarget, type TimeTarget } from '../target.js';
+import { v3Applier } from './apply.js';
 import { parseV3Key, snapshotKey, walKey } from './keys.js';
 
 export const LAYOUT_NAME = 'litestream-v0.3';
@@ -240,7 +241,7 @@ function buildPlan(gen: Generation, snapshot: Snapshot, wal: readonly Segment[],
     source: { generation: gen.id, snapshotIndex: snapshot.index, snapshot: snapshotKey(gen.id, snapshot.index) },
     warnings,
     steps: [{ kind: 'snapshot', object: snapshot.object, compression: 'lz4' }, ...steps],
-    walKey: (index, offset) => walKey(gen.id, index, offset),
+    applier: v3Applier(gen.id),
   };
 }
 

@@ -18,11 +18,19 @@
 // The file checksum is CRC-64/ISO over every byte up to the file checksum,
 // except that page data is hashed decompressed (and LZ4 frame bytes not at
 // all), with bit 63 set. It is why the LZ4 frames' own xxhash checksums are
-// skipped here: the file checksum already covers every decoded page.
+// skipped here: the file checksum already covers every decoded page. Both
+// page encodings are decoded by the shared codecs (src/codec/).
+import { Crc64 } from '../../codec/crc64.js';
+import { decodeBlock, Lz4BlockError } from '../../codec/lz4-block.js';
+import { Lz4FrameDecoder } from '../../codec/lz4-frame.js';
+import { getXxhash } from '../../codec/xxhash.js';
 import { CorruptBackupError } from '../../errors.js';
-import { decodeBlock, Lz4BlockError } from '../../lz4/block.js';
 import { isValidPageSize } from '../../sqlite/wal.js';
-import { Crc64 } from './crc64.js';
+
+// For the frame headers' own checksum byte; loaded once, before any decoder exists.
+const xx = await getXxhash();
+/** Latest time a JavaScript Date (and the marker's ISO strings) can hold, in ms. */
+const MAX_TIME = 8.64e15;
 
 export const LTX_HEADER_SIZE = 100;
 export const LTX_PAGE_HEADER_SIZE = 6;
@@ -37,7 +45,6 @@ export const PAGE_FLAG_BLOCK = 0x1;
 /** Bit 63, set on every checksum so a real one is never zero. */
 export const CHECKSUM_FLAG = 1n << 63n;
 
-const LZ4_FRAME_MAGIC = 0x184d2204;
 /** The LZ4 frame magic's first two bytes read as page flags. */
 const LTX_V2_PAGE_START = 0x0422;
 /** SQLite's lock-byte page holds the byte at 1 GiB; it is never stored. */
@@ -124,6 +131,7 @@ export function parseLtxHeader(bytes: Uint8Array, name: string): LtxHeader {
   }
   // A SQLite database in WAL mode always has at least one page.
   if (header.commit === 0) throw fail('database size 0 after apply');
+  if (!(header.timestamp >= 0 && header.timestamp <= MAX_TIME)) throw fail(`timestamp ${header.timestamp} ms is out of range`);
   if (header.walOffset < 0n || header.walSize < 0n) throw fail('negative WAL offset or size');
   const noChecksum = (header.flags & HEADER_FLAG_NO_CHECKSUM) !== 0;
   if (isSnapshot(header) || noChecksum) {
@@ -143,12 +151,7 @@ const enum State {
   PageHeader,
   BlockSize,
   BlockData,
-  FrameMagic,
-  FrameDescriptor,
-  FrameDescriptorRest,
-  FrameBlockSize,
-  FrameBlockData,
-  FrameContentChecksum,
+  Frame, // one LZ4 frame, fed to the frame decoder as it comes
   Index, // byte by byte: uvarints
   IndexSize,
   Trailer,
@@ -193,11 +196,8 @@ export class LtxDecoder {
   private frames = 0;
   private blocks = 0;
 
-  // Current LZ4 frame (old page encoding).
-  private frameFlags = 0;
-  private frameBlockChecksum = false;
-  private frameUncompressed = false;
-  private frameBlockSize = 0;
+  /** The current page's LZ4 frame (old page encoding). */
+  private frame: Lz4FrameDecoder | undefined;
 
   // Snapshot rolling checksum: XOR of every page's CRC-64 (as two halves).
   private snapshotHi = 0;
@@ -233,6 +233,10 @@ export class LtxDecoder {
   /** The next page decoded from the input pushed so far, or undefined when more input is needed. */
   read(): LtxPage | undefined {
     for (;;) {
+      if (this.state === State.Frame) {
+        if (!this.readFrameBytes()) return undefined;
+        return this.finishPage();
+      }
       if (this.state === State.Index) {
         if (!this.readIndexBytes()) return undefined;
         continue;
@@ -340,77 +344,6 @@ export class LtxDecoder {
         this.blocks += 1;
         return this.finishPage();
       }
-      case State.FrameMagic: {
-        const magic = readU32LE(item, 0);
-        if (magic !== LZ4_FRAME_MAGIC) {
-          throw this.fail(`page ${this.pgno}: expected an LZ4 frame, found magic 0x${magic.toString(16).padStart(8, '0')}`);
-        }
-        this.setState(State.FrameDescriptor, 2);
-        return undefined;
-      }
-      case State.FrameDescriptor: {
-        const flg = item[0]!;
-        const bd = item[1]!;
-        if (flg >>> 6 !== 1 || (flg & 0x02) !== 0 || (bd & 0x8f) !== 0 || ((bd >>> 4) & 7) < 4) {
-          throw this.fail(`page ${this.pgno}: unsupported LZ4 frame descriptor 0x${flg.toString(16)} 0x${bd.toString(16)}`);
-        }
-        if ((flg & 0x01) !== 0) throw this.fail(`page ${this.pgno}: LZ4 frame needs a dictionary, which LTX never uses`);
-        this.frameFlags = flg;
-        this.frameBlockChecksum = (flg & 0x10) !== 0;
-        // Optional content size (8), then the header checksum byte.
-        this.setState(State.FrameDescriptorRest, ((flg & 0x08) !== 0 ? 8 : 0) + 1);
-        return undefined;
-      }
-      case State.FrameDescriptorRest: {
-        if ((this.frameFlags & 0x08) !== 0) {
-          const size = readU32LE(item, 0) + readU32LE(item, 4) * 2 ** 32;
-          if (size !== this.page.length) {
-            throw this.fail(`page ${this.pgno}: LZ4 frame announces ${size} bytes, expected ${this.page.length}`);
-          }
-        }
-        this.setState(State.FrameBlockSize, 4);
-        return undefined;
-      }
-      case State.FrameBlockSize: {
-        const raw = readU32LE(item, 0);
-        if (raw === 0) {
-          if (this.pageFilled !== this.page.length) {
-            throw this.fail(`page ${this.pgno}: LZ4 frame holds ${this.pageFilled} bytes, expected ${this.page.length}`);
-          }
-          if ((this.frameFlags & 0x04) !== 0) {
-            this.setState(State.FrameContentChecksum, 4);
-            return undefined;
-          }
-          this.frames += 1;
-          return this.finishPage();
-        }
-        this.frameUncompressed = (raw & 0x80000000) !== 0;
-        const size = raw & 0x7fffffff;
-        const limit = this.frameUncompressed ? this.page.length : compressBound(this.page.length);
-        if (size > limit) throw this.fail(`page ${this.pgno}: LZ4 block of ${size} bytes is impossible for one page`);
-        this.frameBlockSize = size;
-        this.setState(State.FrameBlockData, size + (this.frameBlockChecksum ? 4 : 0));
-        return undefined;
-      }
-      case State.FrameBlockData: {
-        const data = item.subarray(0, this.frameBlockSize);
-        if (this.frameUncompressed) {
-          if (data.length > this.page.length - this.pageFilled) {
-            throw this.fail(`page ${this.pgno}: LZ4 frame holds more than one page`);
-          }
-          this.page.set(data, this.pageFilled);
-          this.pageFilled += data.length;
-        } else {
-          // Earlier blocks of this page are the history a linked block may refer to.
-          this.pageFilled = this.decode(data, this.pageFilled);
-        }
-        this.setState(State.FrameBlockSize, 4);
-        return undefined;
-      }
-      case State.FrameContentChecksum:
-        // Skipped: the file checksum covers the decoded page (see the top of this file).
-        this.frames += 1;
-        return this.finishPage();
       case State.IndexSize: {
         this.hash.update(item);
         const size = readU32(item, 0) * 2 ** 32 + readU32(item, 4);
@@ -456,11 +389,38 @@ export class LtxDecoder {
     this.pageStart = this.itemPos;
     this.pageFilled = 0;
     if (flags === PAGE_FLAG_BLOCK) this.setState(State.BlockSize, 4);
-    else if (flags === 0) this.setState(State.FrameMagic, 4);
+    else if (flags === 0) {
+      this.frame = new Lz4FrameDecoder(xx, { name: `${this.name}: page ${pgno}`, single: true, checksums: false });
+      this.setState(State.Frame, 0);
+    }
     else if (flags === LTX_V2_PAGE_START) {
       // 04 22 are the first bytes of an LZ4 frame: a 4-byte page header, as LTX format 2 had.
       throw this.fail('LTX format 2 (4-byte page headers, Litestream 0.5.0 pre-releases) is not supported');
     } else throw this.fail(`page ${pgno}: unsupported page flags 0x${flags.toString(16)}`);
+  }
+
+  /** Feeds input to the page's LZ4 frame; true once the frame (and so the page) is complete. */
+  private readFrameBytes(): boolean {
+    const frame = this.frame as Lz4FrameDecoder;
+    const start = this.inputOffset;
+    if (start === this.input.length) return false;
+    frame.push(this.input.subarray(start));
+    for (let out = frame.read(); out; out = frame.read()) {
+      if (out.length > this.page.length - this.pageFilled) throw this.fail(`page ${this.pgno}: LZ4 frame holds more than one page`);
+      this.page.set(out, this.pageFilled);
+      this.pageFilled += out.length;
+    }
+    const consumed = this.input.length - start - frame.unconsumed;
+    this.inputOffset += consumed;
+    this.position += consumed;
+    if (!frame.done) return false;
+    frame.end();
+    if (this.pageFilled !== this.page.length) {
+      throw this.fail(`page ${this.pgno}: LZ4 frame holds ${this.pageFilled} bytes, expected ${this.page.length}`);
+    }
+    this.frame = undefined;
+    this.frames += 1;
+    return true;
   }
 
   private decode(block: Uint8Array, start: number): number {
@@ -565,9 +525,6 @@ function readU32(b: Uint8Array, i: number): number {
   return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
 }
 
-function readU32LE(b: Uint8Array, i: number): number {
-  return (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
-}
 
 function pgnoBytes(pgno: number): Uint8Array {
   return Uint8Array.of(pgno >>> 24, (pgno >>> 16) & 0xff, (pgno >>> 8) & 0xff, pgno & 0xff);

@@ -27,6 +27,7 @@ import { CorruptBackupError, TargetUnreachableError } from '../../errors.js';
 import type { ObjectInfo } from '../../store/store.js';
 import type { Listing, ListingTable, LtxStep, RestorePlan } from '../layout.js';
 import { describeTarget, type RestoreTarget, type TimeTarget, type TxidTarget } from '../target.js';
+import { ltxApplier } from './apply.js';
 import { ltxKey, parseLtxKey, SNAPSHOT_LEVEL, txidHex, type KeyStyle } from './keys.js';
 
 export const LAYOUT_NAME = 'litestream-v0.5';
@@ -214,7 +215,7 @@ function makePlan(p: Parsed, chosen: LtxFile[], current: bigint, target: Record<
     },
     warnings: p.warnings,
     steps,
-    walKey: () => `(no WAL segments in the ${LAYOUT_NAME} layout; LTX keys look like ${ltxKey(p.style, 0, 1n, 1n)})`,
+    applier: ltxApplier,
     ...(target ? { target } : {}),
   };
 }

@@ -10,6 +10,7 @@ import type { ObjectInfo } from '../../store/store.js';
 import type { Listing, RestorePlan, SnapshotStep, WalStep } from '../layout.js';
 import { parseZlayerKey, snapshotKeyIn, SNAPSHOTS_PREFIX, WAL_PREFIX } from './keys.js';
 import type { MetadataState } from './metadata.js';
+import { zlayerApplier } from './apply.js';
 
 export const LAYOUT_NAME = 'zlayer';
 /** WAL copies tried on top of the snapshot before it is restored alone; each try rebuilds the database. */
@@ -154,15 +155,13 @@ export function planZlayer(
       compression: 'zstd',
       walIndex: 0,
       offset: 0,
-      mode: 'lenient',
-      checkChangeCounter: true,
     };
     return {
       layout: LAYOUT_NAME,
       source: { ...baseSource, wal: w.object.key, walSequence: Number(w.sequence), walUploaded: iso(w.object.lastModified) },
       warnings,
       steps: [snapshotStep, step],
-      walKey: () => w.object.key,
+      applier: zlayerApplier,
       description: `snapshot ${key} with WAL copy ${w.object.key}`,
       minVerify: 'full',
     };
@@ -180,7 +179,7 @@ export function planZlayer(
           'restored the snapshot alone; transactions that were still only in the -wal file when it was taken are not in it',
     ],
     steps: [snapshotStep],
-    walKey: () => `${WAL_PREFIX}(none)`,
+    applier: zlayerApplier,
     description: `snapshot ${key} alone`,
   };
 

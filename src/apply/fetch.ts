@@ -2,8 +2,8 @@
 // with bounded concurrency and a bounded number of bytes held in memory.
 // Large objects are never buffered: they stream when their turn comes.
 import { Readable } from 'node:stream';
-import type { PlanStep } from './layout/layout.js';
-import type { Store } from './store/store.js';
+import type { PlanStep } from '../layout/layout.js';
+import type { Store } from '../store/store.js';
 
 export interface FetchOptions {
   readonly concurrency: number;

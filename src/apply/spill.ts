@@ -1,9 +1,11 @@
-// An append-only scratch file for WAL pages, so transactions of any size are
-// held on disk, not in memory, until the page folder knows which version of
-// each page survives. One buffer for its whole life, written out synchronously
-// when full: memory stays fixed however many pages a chunk decodes to, and the
-// collector has nothing to do.
+// An append-only scratch file of pages, so transactions of any size are held
+// on disk, not in memory, until the page map knows which copy of each page
+// survives. Pages are addressed by slot (their index in the file): every page
+// of one restore has the same size. One buffer for its whole life, written
+// out synchronously when full: memory stays fixed however many pages a chunk
+// decodes to.
 import fs from 'node:fs/promises';
+import { CorruptBackupError } from '../errors.js';
 import { writeAllSync } from './write-all.js';
 
 const BUFFER_SIZE = 1 << 20;
@@ -12,6 +14,7 @@ export class SpillFile {
   private buffer = Buffer.allocUnsafe(BUFFER_SIZE);
   private used = 0;
   private flushed = 0;
+  private slotSize = 0;
 
   private constructor(
     readonly path: string,
@@ -22,16 +25,24 @@ export class SpillFile {
     return new SpillFile(path, await fs.open(path, 'wx+', 0o600));
   }
 
-  /** Copies `page` into the spill and returns its location. */
+  /** Size of every page in the spill (0 before the first). */
+  get pageSize(): number {
+    return this.slotSize;
+  }
+
+  /** Copies `page` into the spill and returns its slot. */
   append(page: Uint8Array): number {
-    if (this.used + page.length > this.buffer.length) {
-      this.flush();
+    if (this.slotSize === 0) {
+      this.slotSize = page.length;
       if (page.length > this.buffer.length) this.buffer = Buffer.allocUnsafe(page.length);
+    } else if (page.length !== this.slotSize) {
+      throw new CorruptBackupError(`the backup's pages change size from ${this.slotSize} to ${page.length} bytes`);
     }
-    const location = this.flushed + this.used;
+    if (this.used + page.length > this.buffer.length) this.flush();
+    const slot = (this.flushed + this.used) / this.slotSize;
     this.buffer.set(page, this.used);
     this.used += page.length;
-    return location;
+    return slot;
   }
 
   /** Writes out what is buffered. */
@@ -44,6 +55,13 @@ export class SpillFile {
   /** Bytes appended so far (after flush(): the whole spill). */
   get size(): number {
     return this.flushed + this.used;
+  }
+
+  /** Starts again from an empty file (every page in it has been applied). */
+  async reset(): Promise<void> {
+    this.used = 0;
+    this.flushed = 0;
+    await this.handle.truncate(0);
   }
 
   async read(into: Buffer, length: number, location: number): Promise<void> {

@@ -1,11 +1,43 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PageFolder } from '../../src/sqlite/page-folder.js';
+import { PageMap, sortBySlot } from '../../src/apply/page-map.js';
 
-/** Adds frames [pgno, location, commitSize] in order. */
+/** The old PageFolder's view of a map: committed pages ascending by page number. */
+class PageFolder {
+  readonly map = new PageMap();
+
+  constructor(hold = true) {
+    this.map.hold(hold);
+  }
+
+  add(pgno: number, slot: number, commitSize: number): void {
+    this.map.write(pgno, slot);
+    if (commitSize > 0) this.map.commit(commitSize);
+  }
+
+  discardPending(): void {
+    this.map.discardPending();
+  }
+
+  get hasPending(): boolean {
+    return this.map.hasPending;
+  }
+
+  get transactions(): number {
+    return this.map.transactions;
+  }
+
+  result(): { dbSize: number | undefined; minDbSize: number | undefined; pages: Array<[number, number]> } {
+    const { pgnos, slots } = this.map.bySlot();
+    const pages = Array.from(pgnos, (pgno, i): [number, number] => [pgno, slots[i] as number]).sort((a, b) => a[0] - b[0]);
+    return { ...this.map.state, pages };
+  }
+}
+
+/** Adds frames [pgno, slot, commitSize] in order; frames wait for their commit. */
 function fold(frames: Array<[number, number, number]>): PageFolder {
   const folder = new PageFolder();
-  for (const [pgno, location, commit] of frames) folder.add(pgno, location, commit);
+  for (const [pgno, slot, commit] of frames) folder.add(pgno, slot, commit);
   return folder;
 }
 
@@ -192,4 +224,55 @@ test('result() is a snapshot: later frames do not change an earlier result', () 
   folder.add(1, 20, 1);
   assert.deepEqual(first.pages, [[1, 10]]);
   assert.deepEqual(folder.result().pages, [[1, 20]]);
+});
+
+test('frames are recorded at once when not holding (strict WALs: an uncommitted tail fails the restore anyway)', () => {
+  const folder = new PageFolder(false);
+  folder.add(3, 7, 0);
+  assert.equal(folder.hasPending, false);
+  assert.deepEqual(folder.result().pages, [[3, 7]]);
+  folder.add(9, 8, 5); // commits at 5 pages: page 9 is past the end
+  assert.deepEqual(folder.result().pages, [[3, 7]]);
+});
+
+test('clear() forgets applied pages and sizes but keeps a pending transaction', () => {
+  const folder = fold([
+    [1, 1, 2],
+    [2, 2, 0],
+  ]);
+  folder.map.clear();
+  assert.equal(folder.map.entries, 0);
+  assert.equal(folder.map.state.dbSize, undefined);
+  assert.equal(folder.hasPending, true);
+  folder.add(3, 3, 3);
+  assert.deepEqual(folder.result().pages, [
+    [2, 2],
+    [3, 3],
+  ]);
+});
+
+test('sortBySlot orders pairs by slot across both 16-bit halves', () => {
+  let seed = 7;
+  const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+  const n = 10_000;
+  const slots = Uint32Array.from({ length: n }, () => random());
+  const pgnos = Uint32Array.from(slots, (s) => (s ^ 0x5555) >>> 0);
+  const sorted = sortBySlot(pgnos, slots);
+  for (let i = 1; i < n; i += 1) assert.ok(sorted.slots[i - 1]! <= sorted.slots[i]!);
+  for (let i = 0; i < n; i += 1) assert.equal(sorted.pgnos[i], (sorted.slots[i]! ^ 0x5555) >>> 0);
+});
+
+test('a transaction of a million distinct pages costs a few bytes a page, not hundreds', () => {
+  const before = process.memoryUsage().arrayBuffers;
+  const map = new PageMap();
+  for (let pgno = 1; pgno <= 1_000_000; pgno += 1) map.write(pgno * 3, pgno);
+  map.commit(3_000_000);
+  const used = process.memoryUsage().arrayBuffers - before;
+  assert.equal(map.entries, 1_000_000);
+  // 2^21 slots x (4 + 4) bytes at most, plus the table it grew from.
+  assert.ok(used < 32 << 20, `the map holds ${(used / 2 ** 20).toFixed(1)} MiB for a million pages`);
+  const { pgnos, slots } = map.bySlot();
+  assert.equal(pgnos.length, 1_000_000);
+  assert.equal(pgnos[0], 3);
+  assert.equal(slots[999_999], 1_000_000);
 });

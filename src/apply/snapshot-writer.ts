@@ -1,32 +1,34 @@
 // Streams a snapshot into the database file through a worker thread: this
 // thread only posts the downloaded bytes: whole parts are moved as they are,
 // smaller chunks are batched into a few buffers that go back and forth.
-// Decompression, content checksums and the writes happen beside it; at most a
-// few messages are unacknowledged, so memory stays bounded whatever the size.
+// Decompression, content checksums and the writes happen beside it, in the
+// layout's snapshot source (see snapshot-source.ts); at most a few messages
+// are unacknowledged, so memory stays bounded whatever the size.
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { CorruptBackupError, InternalError } from './errors.js';
-import type { Compression } from './layout/layout.js';
-import type { LtxSummary } from './layout/ltx/decoder.js';
+import { CorruptBackupError, InternalError } from '../errors.js';
+import type { SnapshotSourceSpec } from './snapshot-source.js';
 
-/** What the worker decodes: a (compressed) database image, or an LTX snapshot file. */
-export type SnapshotFormat = { readonly format: 'image'; readonly compression: Compression } | { readonly format: 'ltx' };
-export type SnapshotJob = SnapshotFormat & { readonly fd: number; readonly name: string };
+export interface SnapshotJob {
+  readonly source: SnapshotSourceSpec;
+  readonly fd: number;
+  readonly name: string;
+}
 
 /** `buffer` moves to the worker, which hands it back with the acknowledgement when `recycle` is set. */
 export type SnapshotWorkerRequest = { type: 'data'; buffer: ArrayBuffer; length: number; recycle: boolean } | { type: 'end' };
 export type SnapshotWorkerReply =
   | { type: 'ack'; buffer?: ArrayBuffer }
-  | { type: 'done'; bytes: number; head: Uint8Array; ltx?: LtxSummary }
+  | { type: 'done'; bytes: number; head: Uint8Array; details?: unknown }
   | { type: 'error'; corrupt: boolean; message: string; code?: string };
 
 export interface WrittenSnapshot {
   /** Size of the database file written. */
   readonly bytes: number;
-  /** The first bytes of the database (up to its 100-byte header); empty when an LTX snapshot lacks page 1. */
+  /** The first bytes of the database (up to its 100-byte header); shorter when nothing was written there. */
   readonly head: Buffer;
-  /** LTX snapshots: what the file held. */
-  readonly ltx?: LtxSummary;
+  /** What the snapshot source reported at its end, for the layout's checks. */
+  readonly details?: unknown;
 }
 
 const BATCH_BYTES = 1 << 20;
@@ -34,8 +36,8 @@ const BATCH_BYTES = 1 << 20;
 const MAX_UNACKED_BYTES = 4 << 20;
 
 export async function writeSnapshotInWorker(
-  body: Readable,
-  options: SnapshotFormat & { fd: number; name: string; signal: AbortSignal },
+  body: Readable | Uint8Array,
+  options: SnapshotJob & { signal: AbortSignal },
 ): Promise<WrittenSnapshot> {
   const { signal, ...job } = options;
   const { name } = job;
@@ -59,7 +61,7 @@ export async function writeSnapshotInWorker(
       if (message.buffer) free.push(message.buffer);
     }
     else if (message.type === 'done') {
-      result = { bytes: message.bytes, head: Buffer.from(message.head), ...(message.ltx ? { ltx: message.ltx } : {}) };
+      result = { bytes: message.bytes, head: Buffer.from(message.head), ...(message.details !== undefined ? { details: message.details } : {}) };
     }
     else failure ??= { error: rebuild(message) };
     notify();
@@ -99,8 +101,8 @@ export async function writeSnapshotInWorker(
       batch = take();
       filled = 0;
     };
-    for await (const data of body) {
-      const chunk = data as Buffer;
+    for await (const data of body instanceof Uint8Array ? [body] : body) {
+      const chunk = Buffer.isBuffer(data) ? data : Buffer.from((data as Uint8Array).buffer, (data as Uint8Array).byteOffset, (data as Uint8Array).byteLength);
       if (filled === 0 && ownsItsMemory(chunk)) {
         // A whole downloaded part: moved to the worker as it is, and freed there.
         await send(chunk.buffer as ArrayBuffer, chunk.length, false);

@@ -16,10 +16,10 @@
 //        | blocks: header (3, LE: last bit, type (2 bits), size (21 bits)) + data
 //        | [content checksum (4): low 32 bits of XXH64(content, seed 0), LE]
 // Skippable frame: magic 0x184D2A5? | size (4, LE) | size bytes.
-import { Transform, type TransformCallback } from 'node:stream';
 import { Decompress } from 'fzstd';
-import { CorruptBackupError } from '../../errors.js';
-import { getXxhash, updateInSlices, type XXHashApi } from '../../xxhash.js';
+import { CorruptBackupError } from '../errors.js';
+import type { Decoder } from './decoder.js';
+import { getXxhash, updateInSlices, type XXHashApi } from './xxhash.js';
 
 type Hasher = ReturnType<XXHashApi['create64']>;
 
@@ -28,10 +28,9 @@ const MAGIC_BYTES = Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd);
 const SKIPPABLE_MASK = 0xfffffff0;
 const SKIPPABLE_BASE = 0x184d2a50;
 const BLOCK_MAX = 128 * 1024;
+const EMPTY = new Uint8Array(0);
 /** zstd's default decoder limit (ZSTD_WINDOWLOG_LIMIT_DEFAULT = 27): larger windows need --memory there too. */
 export const MAX_WINDOW = 1 << 27;
-/** Decoded bytes the Transform holds before it waits for its reader. */
-const OUTPUT_BUFFER = 1 << 20;
 
 const enum State {
   Magic,
@@ -73,7 +72,7 @@ function hex(n: number): string {
  * returns undefined (it needs more input); end() checks the input ended on a
  * frame boundary. Errors are CorruptBackupErrors naming `name`.
  */
-export class ZstdDecoder {
+export class ZstdDecoder implements Decoder {
   private readonly queue: Uint8Array[] = [];
   private queued = 0;
   /** Offset into queue[0] of the first unconsumed byte. */
@@ -85,6 +84,9 @@ export class ZstdDecoder {
   private readonly output: Uint8Array[] = [];
   private frames = 0;
   private bytesOut = 0;
+  private blocks = 0;
+  /** The queue holds only a copy made by ownLeftover(). */
+  private owned = false;
 
   constructor(
     private readonly xx: XXHashApi,
@@ -94,17 +96,49 @@ export class ZstdDecoder {
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
+    this.owned = false;
     this.queue.push(chunk);
     this.queued += chunk.length;
   }
 
-  /** The next piece of decompressed data, or undefined when more input is needed. */
+  /**
+   * The next piece of decompressed data (at most one block), or undefined
+   * when more input is needed. A block that decodes to nothing still returns
+   * (an empty piece): each block costs fzstd a pass over its window, so a
+   * caller must get control back after every one of them.
+   */
   read(): Uint8Array | undefined {
     for (;;) {
       const ready = this.output.shift();
       if (ready) return ready;
-      if (!this.step()) return undefined;
+      const blocks = this.blocks;
+      if (!this.step()) {
+        this.ownLeftover();
+        return undefined;
+      }
+      if (this.blocks !== blocks && this.output.length === 0) return EMPTY;
     }
+  }
+
+  /** What is left of the input (less than a block) is copied: the caller may reuse its chunks. */
+  private ownLeftover(): void {
+    if (this.queued === 0) {
+      this.queue.length = 0;
+      this.head = 0;
+      return;
+    }
+    if (this.queue.length === 1 && this.owned) return;
+    const copy = new Uint8Array(this.queued);
+    let at = 0;
+    for (const [i, chunk] of this.queue.entries()) {
+      const part = i === 0 ? chunk.subarray(this.head) : chunk;
+      copy.set(part, at);
+      at += part.length;
+    }
+    this.queue.length = 0;
+    this.queue.push(copy);
+    this.head = 0;
+    this.owned = true;
   }
 
   end(): ZstdSummary {
@@ -236,6 +270,7 @@ export class ZstdDecoder {
     }
     const bytes = this.take(3 + (type === 1 ? 1 : size));
     if (!bytes) return false;
+    this.blocks += 1;
     this.feed(frame, bytes);
     if (!last) return true;
     if (frame.hasChecksum) this.state = State.Checksum;
@@ -321,64 +356,4 @@ export class ZstdDecoder {
 
 export async function createZstdDecoder(options: { name: string; maxWindow?: number }): Promise<ZstdDecoder> {
   return new ZstdDecoder(await getXxhash(), options.name, options.maxWindow);
-}
-
-/**
- * A Transform around ZstdDecoder that pushes one block at a time and waits for
- * the reader whenever its buffer is full, so memory stays bounded however
- * well the data compressed.
- */
-class ZstdTransform extends Transform {
-  private wake: (() => void) | undefined;
-
-  constructor(private readonly decoder: ZstdDecoder) {
-    // Room for a few blocks, so the decoder does not stop after every one.
-    super({ readableHighWaterMark: OUTPUT_BUFFER });
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.decoder.push(chunk);
-    this.drainDecoder().then(() => callback(), callback);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    this.drainDecoder()
-      .then(() => {
-        this.decoder.end();
-        callback();
-      })
-      .catch(callback);
-  }
-
-  override _read(size: number): void {
-    this.wakeReader();
-    super._read(size);
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.wakeReader();
-    super._destroy(error, callback);
-  }
-
-  private wakeReader(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  private async drainDecoder(): Promise<void> {
-    for (let out = this.decoder.read(); out; out = this.decoder.read()) {
-      if (this.destroyed) return;
-      if (!this.push(Buffer.from(out.buffer, out.byteOffset, out.byteLength))) {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-        });
-      }
-    }
-  }
-}
-
-/** A Transform decoding concatenated zstd frames; see ZstdDecoder. */
-export async function createZstdTransform(options: { name: string; maxWindow?: number }): Promise<Transform> {
-  return new ZstdTransform(await createZstdDecoder(options));
 }
