@@ -80,28 +80,35 @@ export class Breather {
  * Decodes `input` (one buffer, or the chunks of a stream) through `decoder`,
  * handing each piece to `sink` before the next is decoded. `sink` must be done
  * with a piece when it returns or its promise settles (pieces are views of
- * reused buffers); a sink that returns a promise holds the decoding up.
+ * reused buffers); a sink that returns a promise holds the decoding up. When
+ * `enough()` turns true the rest of the input is neither read nor decoded.
  */
 export async function decodeInto(
   input: Uint8Array | AsyncIterable<Uint8Array>,
   decoder: Decoder,
   sink: (piece: Uint8Array) => void | Promise<void>,
   signal: AbortSignal,
+  enough: () => boolean = () => false,
 ): Promise<void> {
   const breather = new Breather(signal);
-  const drain = async (chunk: Uint8Array) => {
+  /** False once enough() said so. */
+  const drain = async (chunk: Uint8Array): Promise<boolean> => {
     decoder.push(chunk);
     for (let piece = decoder.read(); piece; piece = decoder.read()) {
       const pending = sink(piece);
       if (pending) await pending;
+      if (enough()) return false;
       await breather.breathe();
     }
+    return true;
   };
-  if (input instanceof Uint8Array) await drain(input);
-  else {
+  if (input instanceof Uint8Array) {
+    if (!(await drain(input))) return;
+  } else {
     for await (const chunk of input) {
       signal.throwIfAborted();
-      await drain(chunk);
+      // Leaving the loop early destroys the stream: nothing more is downloaded.
+      if (!(await drain(chunk))) return;
     }
   }
   decoder.end();

@@ -118,6 +118,8 @@ export async function foldWal(context: FoldContext, options: WalFoldOptions): Pr
         if (pages.wantsRelief) await pages.relieve();
       },
       signal,
+      // A lenient reader ignores everything after an invalid frame: it need not be decoded at all.
+      () => wal.stopped,
     );
     segments += 1;
   }

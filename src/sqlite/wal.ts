@@ -116,7 +116,7 @@ export class WalReader {
   private pendingBytes = 0;
   private s0 = 0;
   private s1 = 0;
-  private stopped = false;
+  private stopped_ = false;
   private paused = false;
   /** Bytes consumed so far: the offset in the WAL file of the next byte. */
   offset = 0;
@@ -128,6 +128,11 @@ export class WalReader {
 
   get walHeader(): WalHeader | undefined {
     return this.header;
+  }
+
+  /** Lenient mode: an invalid frame was met, so nothing after it counts. */
+  get stopped(): boolean {
+    return this.stopped_;
   }
 
   /**
@@ -181,7 +186,7 @@ export class WalReader {
   private consume(unit: Uint8Array): void {
     const at = this.offset;
     this.offset += unit.length;
-    if (this.stopped) return;
+    if (this.stopped_) return;
     if (!this.header) {
       this.header = parseWalHeader(unit, this.options.name);
       this.frameSize = WAL_FRAME_HEADER_SIZE + this.header.pageSize;
@@ -195,7 +200,7 @@ export class WalReader {
       if (this.options.mode === 'strict') {
         throw new CorruptBackupError(`${this.options.name}: invalid WAL frame at offset ${at}: ${problem}`);
       }
-      this.stopped = true;
+      this.stopped_ = true;
       return;
     }
     const view = new DataView(unit.buffer, unit.byteOffset, WAL_FRAME_HEADER_SIZE);
