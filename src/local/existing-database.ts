@@ -79,8 +79,8 @@ async function askSqlite(dbPath: string, size: number, access: Access, why: stri
       const opened = access === 'read-write' ? 'SQLite rolls it back on open, as the app would,' : 'SQLite opens it';
       return { valid: true, bytes: size, warning: `${why}, but ${opened} and quick_check passes: kept` };
     }
-    case 'busy':
-      return { valid: true, bytes: size, warning: `${why}, and another process is using it (${verdict.reason}): kept` };
+    case 'undecided':
+      return { valid: true, bytes: size, warning: `${why}, and SQLite cannot tell (${verdict.reason}): kept` };
     case 'failed':
       return { valid: false, reason: `${why}, and SQLite rejects it: ${verdict.reason}` };
   }

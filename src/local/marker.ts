@@ -5,7 +5,7 @@
 // target untouched, instead of after the new database is in place, where
 // every rerun would skip and fail again.
 import { constants, type Stats } from 'node:fs';
-import fs from 'node:fs/promises';
+import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { LocalIoError, toLocalIoError } from '../errors.js';
@@ -60,9 +60,10 @@ export async function reserveMarker(markerPath: string): Promise<MarkerSlot> {
   await checkReplaceable(markerPath);
   const temp = tempPathFor(markerPath);
   const untrack = trackTemp(temp);
+  let handle: FileHandle;
   try {
-    const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-    await handle.close();
+    // Kept open until written: the name is never opened again, so nothing planted there is written through.
+    handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   } catch (err) {
     untrack();
     throw toLocalIoError(err, `SQLITE_RESTORE_MARKER_PATH: creating a file beside ${markerPath}`);
@@ -71,8 +72,8 @@ export async function reserveMarker(markerPath: string): Promise<MarkerSlot> {
   return {
     async write(marker) {
       const full: Marker = { ...marker, tool: TOOL, time: new Date().toISOString() };
+      settled = true;
       try {
-        const handle = await fs.open(temp, constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW);
         try {
           await handle.writeFile(`${JSON.stringify(full, null, 2)}\n`);
           await handle.sync();
@@ -80,10 +81,11 @@ export async function reserveMarker(markerPath: string): Promise<MarkerSlot> {
           await handle.close();
         }
         await fs.rename(temp, markerPath);
-        settled = true;
         untrack();
         await fsyncDirectory(path.dirname(markerPath));
       } catch (err) {
+        await fs.rm(temp, { force: true }).catch(() => undefined);
+        untrack();
         throw toLocalIoError(err, `writing the marker ${markerPath}`);
       }
       return full;
@@ -91,6 +93,7 @@ export async function reserveMarker(markerPath: string): Promise<MarkerSlot> {
     async discard() {
       if (settled) return;
       settled = true;
+      await handle.close().catch(() => undefined);
       await fs.rm(temp, { force: true }).catch(() => undefined);
       untrack();
     },

@@ -12,8 +12,11 @@ export type Access = 'read-only' | 'read-write';
 export type SqliteVerdict =
   | { readonly kind: 'ok'; readonly pageCount: number }
   | { readonly kind: 'failed'; readonly reason: string }
-  /** Another process holds a lock on it: in use, so not ours to call broken. */
-  | { readonly kind: 'busy'; readonly reason: string };
+  /**
+   * SQLite could not tell: another process holds a lock on it (in use, so not
+   * ours to call broken), or checking it would take more memory than allowed.
+   */
+  | { readonly kind: 'undecided'; readonly reason: string };
 
 const MAX_OUTPUT = 64 * 1024;
 const childPath = fileURLToPath(new URL('./sqlite-judge-child.js', import.meta.url));
@@ -67,7 +70,7 @@ function parseOutput(stdout: string): SqliteVerdict | undefined {
   }
   if (result.ok === false) {
     const reason = `${String(result.message)}${result.code ? ` (${String(result.code)})` : ''}`;
-    return String(result.code).startsWith('SQLITE_BUSY') ? { kind: 'busy', reason } : { kind: 'failed', reason };
+    return /^(SQLITE_BUSY|SQLITE_LOCKED|SQLITE_NOMEM|TOO_LARGE)/.test(String(result.code)) ? { kind: 'undecided', reason } : { kind: 'failed', reason };
   }
   return undefined;
 }

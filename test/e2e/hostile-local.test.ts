@@ -7,7 +7,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmod, copyFile, lstat, mkdir, readFile, readdir, readlink, stat, symlink, truncate, writeFile } from 'node:fs/promises';
-import { openSync, writeSync, closeSync, readFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -212,6 +212,33 @@ test('a hot -journal is rolled back as SQLite would on open, and the database ke
   // What the app's own first open would have left: the rolled-back database, no journal.
   await assertOnly(t.dir, ['app.db', 'app.db.restore.json']);
   assert.equal(await rowsAsSqliteSees(t.db, 't'), 1000);
+});
+
+test('a crafted sparse database of 2^31 pages is not quick_checked into the memory limit: kept, saying why', async () => {
+  const t = await newTarget('sparse');
+  const db = new Database(t.db);
+  db.pragma('page_size = 512');
+  db.exec('CREATE TABLE t (v TEXT)');
+  db.close();
+  // 1 TiB of holes, its header counting every page; one trailing byte makes the cheap check doubt it.
+  const pages = 2 ** 31 - 2;
+  const header = Buffer.alloc(100);
+  const fd = openSync(t.db, 'r+');
+  try {
+    readSync(fd, header, 0, 100, 0);
+    header.writeUInt32BE(pages, 28);
+    writeSync(fd, header, 0, 100, 0);
+    ftruncateSync(fd, pages * 512 + 1);
+  } finally {
+    closeSync(fd);
+  }
+  const r = await runRestore(t.env());
+  assertExit(r, 0);
+  assert.equal((await readMarker(t.markerPath)).outcome, 'skipped');
+  assert.match(String(logEvents(r, 'existing-kept')[0]?.reason), /2147483646 pages, more than quick_check may check/, explain(r));
+  // quick_check would have allocated a 256 MiB page bitmap and then read 1 TiB.
+  assert.ok(r.durationMs < 10_000, `${r.durationMs} ms`);
+  assert.equal((await stat(t.db)).size, pages * 512 + 1);
 });
 
 test('a file SQLite refuses is still replaced by a restore', async () => {
