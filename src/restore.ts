@@ -69,8 +69,6 @@ export async function restore(deps: RestoreDeps): Promise<Marker> {
     } finally {
       await marker.discard();
     }
-  } catch (err) {
-    throw toLocalIoError(err, 'restoring');
   } finally {
     await lock.release();
   }
@@ -222,6 +220,8 @@ async function restoreLocked({ config, store, layout, log, signal }: RestoreDeps
       );
       return marker;
     });
+  } catch (err) {
+    throw toLocalIoError(err, 'restoring');
   } finally {
     await removeQuietly(temp.db, temp.spill);
     for (const untrack of untrackTemp) untrack();

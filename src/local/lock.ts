@@ -80,6 +80,12 @@ export async function acquireRestoreLock(dbPath: string, options: LockOptions): 
   for (let gone = 0; ; ) {
     signal.throwIfAborted();
     const id = await openLockFile(paths.lock, options.mode);
+    if (id === 'read-only') {
+      // Nobody can write there, so no other run can publish or leave files: a
+      // valid database in place can still be kept, anything else fails on its first write.
+      log.warn({ event: 'lock-skipped', lock: paths.lock }, 'the directory of the database is on a read-only file system; no restore lock is needed');
+      return { path: paths.lock, release: async () => undefined };
+    }
     const attempt = tryLock(paths.lock);
     if (attempt !== 'busy') {
       if (attempt !== 'gone') {
@@ -123,7 +129,7 @@ export async function acquireRestoreLock(dbPath: string, options: LockOptions): 
  * refused, not followed. The handle is closed again before SQLite opens the file:
  * closing any descriptor of a file drops the process's POSIX locks on it.
  */
-async function openLockFile(file: string, mode: number): Promise<FileId> {
+async function openLockFile(file: string, mode: number): Promise<FileId | 'read-only'> {
   const flags = constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK;
   let handle: FileHandle;
   let created = false;
@@ -137,6 +143,7 @@ async function openLockFile(file: string, mode: number): Promise<FileId> {
     }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EROFS') return 'read-only';
     if (code === 'ELOOP') throw new LocalIoError(`the restore lock ${file} is a symbolic link; remove it`, { cause: err });
     if (code === 'EISDIR') throw new LocalIoError(`the restore lock ${file} is a directory; remove it`, { cause: err });
     throw toLocalIoError(err, `opening the restore lock ${file}`);

@@ -46,12 +46,14 @@ export function judgeWithSqlite(file: string, access: Access, signal: AbortSigna
     child.once('close', (code, killedBy) => {
       signal.removeEventListener('abort', onAbort);
       if (signal.aborted) return;
-      const verdict = parseOutput(stdout);
-      if (verdict) resolve(verdict);
-      else {
-        const detail = stderr.trim().split('\n').at(-1)?.slice(0, 300) ?? '';
-        reject(new InternalError(`the SQLite check of ${file} ended without a result (exit code ${code}, signal ${killedBy}) ${detail}`));
-      }
+      // Died without a word (out of memory, a crash inside SQLite): it could not tell, and that is not "broken".
+      const detail = stderr.trim().split('\n').at(-1)?.slice(0, 300);
+      resolve(
+        parseOutput(stdout) ?? {
+          kind: 'undecided',
+          reason: `the check ended without a result (exit code ${code}, signal ${killedBy})${detail ? `: ${detail}` : ''}`,
+        },
+      );
     });
   });
 }

@@ -289,6 +289,27 @@ test('a marker directory on a read-only mount → 74 naming the marker path, tar
   await assertOnly(markerDir, []);
 });
 
+test('a valid database on a read-only mount is still kept by skip: nobody can write there, so no lock is needed', async (ctx) => {
+  const t = await newTarget('db-ro');
+  const dbDir = path.join(t.dir, 'ro');
+  await mkdir(dbDir);
+  const db = path.join(dbDir, 'app.db');
+  writeSmallDb(db);
+  const before = await readFile(db);
+  const failure = tryMount(['--bind', '-o', 'ro', dbDir, dbDir]);
+  if (failure) {
+    ctx.skip(`mount --bind -o ro is not permitted here (${failure})`);
+    return;
+  }
+  mounts.push(dbDir);
+  const markerPath = path.join(t.dir, 'marker.json');
+  const r = await runRestore(cliEnv({ replicaUrl, dbPath: db, terminationLog: t.terminationLog, extra: { SQLITE_RESTORE_MARKER_PATH: markerPath } }));
+  assertExit(r, 0);
+  assert.equal((await readMarker(markerPath)).outcome, 'skipped');
+  assert.equal(logEvents(r, 'lock-skipped').length, 1, explain(r));
+  await assertFileBytes(db, before, 'kept');
+});
+
 // --- ownership of the directories the restore creates -------------------------------------
 
 test('directories the restore creates get FILE_UID/GID: the app under that uid can write in WAL mode', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
