@@ -1,19 +1,25 @@
 // The restore pipeline, in order:
-//   target check -> plan -> fetch+apply (build) -> verify -> publish -> marker
+//   directories -> lock -> leftovers -> marker slot -> existing database -> plan
+//   -> fetch+apply (build) -> verify -> publish -> marker
 // Whatever fails, the target path is left as it was and temp files are removed.
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import path from 'node:path';
 import { buildDatabase } from './apply/build.js';
 import type { Config, VerifyLevel } from './config.js';
 import { CorruptBackupError, NoBackupError, toLocalIoError } from './errors.js';
 import type { Layout, RestorePlan } from './layout/layout.js';
+import { ensureDirectory } from './local/directories.js';
+import { inspectTarget, judgeExisting } from './local/existing-database.js';
+import { trackTemp } from './local/exit-cleanup.js';
+import { acquireRestoreLock, lockDeadline } from './local/lock.js';
+import { reserveMarker, type Marker, type MarkerSlot } from './local/marker.js';
+import { publishFile } from './local/publish.js';
+import { removeLeftovers, removeQuietly, tempPaths } from './local/temp-files.js';
 import type { Logger } from './log.js';
-import { writeMarker, type Marker } from './marker.js';
 import { Progress } from './progress.js';
-import { publishFile } from './publish.js';
 import { verifyDatabase } from './sqlite/verify.js';
 import type { Store } from './store/store.js';
-import { inspectExisting, prepareDirectory, removeLeftovers, removeQuietly, tempPaths } from './target.js';
 
 export interface RestoreDeps {
   readonly config: Config;
@@ -41,25 +47,49 @@ async function sha256Of(file: string, signal: AbortSignal): Promise<string> {
   return hash.digest('hex');
 }
 
-export async function restore({ config, store, layout, log, signal }: RestoreDeps): Promise<Marker> {
+export async function restore(deps: RestoreDeps): Promise<Marker> {
+  const { config, log, signal } = deps;
   const t0 = Date.now();
-  await prepareDirectory(config.dbPath);
-  const leftovers = [...(await removeLeftovers(config.dbPath)), ...(await removeLeftovers(config.markerPath))];
-  if (leftovers.length > 0) log.warn({ event: 'cleanup', files: leftovers }, 'removed temporary files of an earlier interrupted run');
-
-  const existing = await inspectExisting(config.dbPath);
-  if (existing.state === 'valid' && config.ifExists === 'skip') {
-    log.info({ event: 'skip', database: config.dbPath, bytes: existing.bytes }, 'a valid database is already in place; not restoring');
-    return writeMarker(config.markerPath, {
-      outcome: 'skipped',
-      database: config.dbPath,
-      replica: config.replica.url,
-      verify: config.verify,
-      durationsMs: { total: Date.now() - t0 },
-    });
+  // Directories this run creates get the database's owner: the app must be able to create its -wal there.
+  for (const [file, setting] of [
+    [config.dbPath, 'SQLITE_RESTORE_DB_PATH'],
+    [config.markerPath, 'SQLITE_RESTORE_MARKER_PATH'],
+  ] as const) {
+    const created = await ensureDirectory(path.dirname(file), { setting, ownership: config.file });
+    if (created.length > 0) log.info({ event: 'mkdir', directories: created }, 'created missing directories');
   }
-  if (existing.state === 'invalid') {
-    log.warn({ event: 'existing-invalid', database: config.dbPath, reason: existing.reason }, 'the file in place is not a valid database; it will be replaced');
+  const lock = await acquireRestoreLock(config.dbPath, { log, signal, deadline: lockDeadline(config.timeoutSeconds), mode: config.file.mode });
+  try {
+    // Only now: without the lock, a live run's temp files look exactly like these.
+    const leftovers = [...(await removeLeftovers(config.dbPath)), ...(await removeLeftovers(config.markerPath))];
+    if (leftovers.length > 0) log.warn({ event: 'cleanup', files: leftovers }, 'removed temporary files of an earlier interrupted run');
+    const marker = await reserveMarker(config.markerPath);
+    try {
+      return await restoreLocked(deps, marker, t0);
+    } finally {
+      await marker.discard();
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+async function restoreLocked({ config, store, layout, log, signal }: RestoreDeps, marker: MarkerSlot, t0: number): Promise<Marker> {
+  const existing = await inspectTarget(config.dbPath);
+  if (existing.state === 'present' && config.ifExists === 'skip') {
+    const judgement = await judgeExisting(config.dbPath, signal);
+    if (judgement.valid) {
+      if (judgement.warning) log.warn({ event: 'existing-kept', database: config.dbPath, reason: judgement.warning }, `the database in place: ${judgement.warning}`);
+      log.info({ event: 'skip', database: config.dbPath, bytes: judgement.bytes }, 'a valid database is already in place; not restoring');
+      return marker.write({
+        outcome: 'skipped',
+        database: config.dbPath,
+        replica: config.replica.url,
+        verify: config.verify,
+        durationsMs: { total: Date.now() - t0 },
+      });
+    }
+    log.warn({ event: 'existing-invalid', database: config.dbPath, reason: judgement.reason }, 'the file in place is not a valid database; it will be replaced');
   }
 
   const tPlan = Date.now();
@@ -68,7 +98,7 @@ export async function restore({ config, store, layout, log, signal }: RestoreDep
   if (!plan) {
     if (config.ifNoBackup === 'allow') {
       log.warn({ event: 'first-boot', replica: store.location }, 'no backup found; allowed as a first boot, the app starts without a restored database');
-      return writeMarker(config.markerPath, {
+      return marker.write({
         outcome: 'first-boot',
         database: config.dbPath,
         replica: config.replica.url,
@@ -96,6 +126,8 @@ export async function restore({ config, store, layout, log, signal }: RestoreDep
   );
 
   const temp = tempPaths(config.dbPath);
+  // A forced exit (deadline, signal) removes them even if the code below cannot.
+  const untrackTemp = [trackTemp(temp.db), trackTemp(temp.spill)];
   let downloaded = 0;
   /** Builds and verifies one plan into the temporary file. */
   const attempt = async (candidate: RestorePlan) => {
@@ -162,7 +194,7 @@ export async function restore({ config, store, layout, log, signal }: RestoreDep
     const publishMs = Date.now() - tPublish;
 
     const databaseBytes = verified.pageCount * verified.pageSize;
-    return await writeMarker(config.markerPath, {
+    return await marker.write({
       outcome: 'restored',
       database: config.dbPath,
       replica: config.replica.url,
@@ -184,6 +216,7 @@ export async function restore({ config, store, layout, log, signal }: RestoreDep
     throw toLocalIoError(err, 'restoring');
   } finally {
     await removeQuietly(temp.db, temp.spill);
+    for (const untrack of untrackTemp) untrack();
   }
 }
 

@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config.js';
 import { toLocalIoError } from './errors.js';
+import { ensureDirectory } from './local/directories.js';
 import type { Layout } from './layout/layout.js';
 import type { Logger } from './log.js';
 import { restore } from './restore.js';
@@ -39,8 +40,8 @@ export const SCRATCH_PREFIX = '.sqlite-s3-restore-verify-';
 
 export async function verifyBackup({ config, store, layout, log, signal }: VerifyDeps): Promise<VerifyReport> {
   let scratch: string;
+  await ensureDirectory(config.verifyDir, { setting: 'SQLITE_RESTORE_VERIFY_DIR' });
   try {
-    await fs.mkdir(config.verifyDir, { recursive: true });
     scratch = await fs.mkdtemp(path.join(config.verifyDir, SCRATCH_PREFIX));
   } catch (err) {
     throw toLocalIoError(err, `creating a scratch directory in ${config.verifyDir}`);
