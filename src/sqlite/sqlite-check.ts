@@ -1,28 +1,78 @@
-// SQLite's own consistency check on a finished file. Synchronous (better-sqlite3),
-// so it runs in a worker thread: the main thread stays free to hash the file
-// and to react to SIGTERM while a large database is checked.
-import Database from 'better-sqlite3';
+// SQLite's own consistency check of a database file. SQLite's calls are
+// synchronous and cannot be interrupted from JavaScript (a worker thread stuck
+// in one even holds up process.exit), and checking a large file takes long:
+// so it runs in a child process, which the deadline or a signal kills at once.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { InternalError } from '../errors.js';
 
-export interface SqliteCheckResult {
-  /** "ok" alone when the database is sound; otherwise SQLite's first problems. */
-  readonly messages: string[];
-  readonly pageCount: number;
+export interface CheckJob {
+  readonly file: string;
+  /** read-write lets SQLite roll back a hot journal, as an app's first open would. */
+  readonly access: 'read-only' | 'read-write';
+  readonly level: 'quick' | 'full';
+  /** Exclusive locking and query_only: for a private file (our own temporary file). */
+  readonly exclusive?: boolean;
+  /** Refuse (code TOO_LARGE) rather than check more pages than this. */
+  readonly maxPages?: number;
 }
 
-export function runSqliteCheck(file: string, level: 'quick' | 'full'): SqliteCheckResult {
-  const db = new Database(file, { fileMustExist: true });
-  try {
-    // Exclusive locking keeps the WAL index in memory: no -shm file is created.
-    db.pragma('locking_mode = EXCLUSIVE');
-    db.pragma('query_only = ON');
-    const rows = db.pragma(level === 'full' ? 'integrity_check(20)' : 'quick_check(20)', { simple: false }) as Array<
-      Record<string, string>
-    >;
-    return {
-      messages: rows.map((row) => String(Object.values(row)[0])),
-      pageCount: db.pragma('page_count', { simple: true }) as number,
+export type CheckOutcome =
+  /** "ok" alone when the database is sound; otherwise SQLite's first problems. */
+  | { readonly ok: true; readonly messages: readonly string[]; readonly pageCount: number }
+  /** SQLite could not open or read it (code: SQLITE_*, TOO_LARGE), or the check died (code: DIED). */
+  | { readonly ok: false; readonly code: string; readonly message: string };
+
+const MAX_OUTPUT = 64 * 1024;
+const childPath = fileURLToPath(new URL('./check-child.js', import.meta.url));
+
+export function runSqliteCheck(job: CheckJob, signal: AbortSignal): Promise<CheckOutcome> {
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    // No environment: nothing of ours (credentials included) needs to reach it.
+    const child = spawn(process.execPath, [childPath, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'], env: {} });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      if (stdout.length < MAX_OUTPUT) stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      if (stderr.length < MAX_OUTPUT) stderr += chunk;
+    });
+    const onAbort = () => {
+      child.kill('SIGKILL');
+      reject(signal.reason);
     };
-  } finally {
-    db.close();
+    signal.addEventListener('abort', onAbort, { once: true });
+    child.once('error', (err) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(new InternalError(`cannot start the SQLite check of ${job.file}: ${err.message}`, { cause: err }));
+    });
+    child.once('close', (code, killedBy) => {
+      signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) return;
+      const detail = stderr.trim().split('\n').at(-1)?.slice(0, 300);
+      resolve(
+        parseOutcome(stdout) ?? {
+          ok: false,
+          code: 'DIED',
+          message: `the check ended without a result (exit code ${code}, signal ${killedBy})${detail ? `: ${detail}` : ''}`,
+        },
+      );
+    });
+  });
+}
+
+function parseOutcome(stdout: string): CheckOutcome | undefined {
+  let result: { ok?: unknown; messages?: unknown; pageCount?: unknown; code?: unknown; message?: unknown };
+  try {
+    result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as typeof result;
+  } catch {
+    return undefined;
   }
+  if (result.ok === true && Array.isArray(result.messages) && typeof result.pageCount === 'number') {
+    return { ok: true, messages: result.messages.map(String), pageCount: result.pageCount };
+  }
+  if (result.ok === false) return { ok: false, code: String(result.code ?? ''), message: String(result.message) };
+  return undefined;
 }

@@ -1,11 +1,10 @@
 // Checks a finished database file before anyone may see it: header and size
 // consistency, then SQLite's own quick_check or integrity_check.
 import fs from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
 import type { VerifyLevel } from '../config.js';
 import { CorruptBackupError } from '../errors.js';
 import { checkDbFile, DB_HEADER_SIZE, parseDbHeader } from './header.js';
-import type { SqliteCheckResult } from './sqlite-check.js';
+import { runSqliteCheck } from './sqlite-check.js';
 
 export interface VerifyResult {
   readonly pageSize: number;
@@ -29,41 +28,13 @@ export async function checkHeader(file: string): Promise<VerifyResult | string> 
   }
 }
 
-function checkInWorker(file: string, level: 'quick' | 'full', signal: AbortSignal): Promise<SqliteCheckResult> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: { file, level } });
-    const onAbort = () => void worker.terminate();
-    signal.addEventListener('abort', onAbort, { once: true });
-    const settle = () => signal.removeEventListener('abort', onAbort);
-    worker.once('message', (message: { ok: true; result: SqliteCheckResult } | { ok: false; message: string }) => {
-      settle();
-      if (message.ok) resolve(message.result);
-      else reject(new Error(message.message));
-    });
-    worker.once('error', (err) => {
-      settle();
-      reject(err);
-    });
-    worker.once('exit', () => {
-      settle();
-      // Terminated by an abort, or died without answering.
-      reject(signal.aborted ? signal.reason : new Error('verification worker exited without a result'));
-    });
-  });
-}
-
 export async function verifyDatabase(file: string, level: VerifyLevel, label: string, signal: AbortSignal): Promise<VerifyResult> {
   const result = await checkHeader(file);
   if (typeof result === 'string') throw new CorruptBackupError(`${label}: restored file failed verification: ${result}`);
   if (level === 'none') return result;
   const check = level === 'full' ? 'integrity_check' : 'quick_check';
-  let outcome: SqliteCheckResult;
-  try {
-    outcome = await checkInWorker(file, level, signal);
-  } catch (err) {
-    if (signal.aborted) throw err;
-    throw new CorruptBackupError(`${label}: restored database cannot be opened by SQLite: ${(err as Error).message}`, { cause: err });
-  }
+  const outcome = await runSqliteCheck({ file, access: 'read-write', level, exclusive: true }, signal);
+  if (!outcome.ok) throw new CorruptBackupError(`${label}: restored database cannot be opened by SQLite: ${outcome.message}`);
   if (outcome.messages.length !== 1 || outcome.messages[0] !== 'ok') {
     throw new CorruptBackupError(`${label}: restored database failed ${check}: ${outcome.messages.slice(0, 3).join('; ')}`);
   }
