@@ -1,7 +1,7 @@
 // The one-line outcome Kubernetes shows in the pod status. Best effort: it
 // never blocks (a FIFO without a reader must not hang a finished restore),
 // never follows a symbolic link onto another file, writes only a regular file
-// (or creates one), and never changes the exit code.
+// with no other name (or creates one), and never changes the exit code.
 import fs from 'node:fs';
 
 /** Kubernetes keeps at most this many bytes of the message. */
@@ -28,7 +28,10 @@ export function writeTerminationMessage(file: string, message: string): string |
     // ELOOP, a FIFO without a reader ENXIO, both at once.
     const { O_WRONLY, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
     fd = fs.openSync(file, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o644);
-    if (!fs.fstatSync(fd).isFile()) return 'not a regular file';
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) return 'not a regular file';
+    // Another name for some other file (a hard link to the database, say): leave it.
+    if (stat.nlink > 1) return 'a file with other hard links';
     const text = terminationText(message);
     fs.ftruncateSync(fd, 0);
     for (let offset = 0; offset < text.length; ) offset += fs.writeSync(fd, text, offset, text.length - offset, offset);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { terminationText, TERMINATION_MESSAGE_MAX_BYTES, writeTerminationMessage } from '../../src/termination-log.js';
@@ -51,6 +51,17 @@ test('a symbolic link is not followed: its target stays as it was', () => {
     symlinkSync(path.join(dir, 'created-through-link'), dangling);
     assert.equal(writeTerminationMessage(dangling, 'restored'), 'a symbolic link (not followed)');
     assert.throws(() => readFileSync(path.join(dir, 'created-through-link')));
+  });
+});
+
+test('a hard link to another file (the database, say) is left alone', () => {
+  withDir((dir) => {
+    const db = path.join(dir, 'app.db');
+    writeFileSync(db, 'SQLite format 3\0');
+    const log = path.join(dir, 'termination-log');
+    linkSync(db, log);
+    assert.equal(writeTerminationMessage(log, 'restored'), 'a file with other hard links');
+    assert.equal(readFileSync(db, 'utf8'), 'SQLite format 3\0');
   });
 });
 
