@@ -1,19 +1,21 @@
 #!/usr/bin/env node
 // The process boundary: reads the configuration, runs one command, and turns
 // the outcome into an exit code, a termination message and a final log line.
-import fs from 'node:fs';
-import { describeConfig, loadConfig, type Command, type Config } from './config.js';
+import { CONFIG_VARIABLES, describeConfig, fallbackTerminationLog, loadConfig, type Command, type Config } from './config.js';
 import { AbortedError, ConfigError, ExitCode, InternalError, RestoreError, TemporaryError } from './errors.js';
+import { ProcessEnd, type Ending } from './exit.js';
 import { autoLayout, layoutByName } from './layout/detect.js';
 import type { Layout } from './layout/layout.js';
 import { checkTargetSupported } from './layout/target.js';
 import { listingJson, listingText, listReplica } from './list.js';
 import { createLogger, type Logger } from './log.js';
 import { restore } from './restore.js';
+import { createScrubber, secretsIn } from './secrets.js';
 import { FileStore } from './store/file.js';
 import { S3Store } from './store/s3.js';
 import type { Store } from './store/store.js';
 import { verifyBackup } from './verify.js';
+import { unknownVariables } from './unknown-variables.js';
 import { TOOL } from './version.js';
 
 const USAGE = `Usage: sqlite-s3-restore [restore]
@@ -51,16 +53,6 @@ function chooseLayout(config: Config): Layout {
   return config.layout === 'auto' ? autoLayout : layoutByName(config.layout);
 }
 
-function writeTerminationMessage(path: string | undefined, message: string): void {
-  if (!path) return;
-  try {
-    // Kubernetes reads at most 4096 bytes; keep it one line.
-    fs.writeFileSync(path, Buffer.from(message.replace(/\s+/g, ' ')).subarray(0, 4096));
-  } catch {
-    // Not in Kubernetes, or not writable: the log line says it all.
-  }
-}
-
 function toRestoreError(err: unknown, signal: AbortSignal): RestoreError {
   if (signal.aborted && signal.reason instanceof RestoreError) return signal.reason;
   if (err instanceof RestoreError) return err;
@@ -72,32 +64,91 @@ function writeStdout(text: string): Promise<void> {
   return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
 }
 
+/**
+ * After a signal or the timeout, the run has this long to clean up and report
+ * by itself; then the watchdog ends the process. Short enough that SIGTERM acts
+ * within a second, and a run ends within SQLITE_RESTORE_TIMEOUT_SECONDS + 1 s.
+ */
+export const CLEANUP_GRACE_MS = 800;
+
 interface Invocation {
   readonly command: Command;
   readonly json: boolean;
 }
 
-async function run({ command, json }: Invocation, log: Logger): Promise<number> {
-  let terminationLog: string | undefined = process.env.SQLITE_RESTORE_TERMINATION_LOG ?? '/dev/termination-log';
-  const controller = new AbortController();
+/**
+ * Signals, the overall deadline's aftermath and uncaught errors: whichever
+ * comes, the process ends within the bound. A signal aborts the run; if the run
+ * has not reported within CLEANUP_GRACE_MS, or a second signal comes, the
+ * process ends without it, with the abort's code.
+ */
+function guard(controller: AbortController, log: Logger, end: ProcessEnd, failed: (err: RestoreError, extra?: Record<string, unknown>) => Ending): void {
+  const force = (why: string): never => {
+    const reason: unknown = controller.signal.reason;
+    const err = reason instanceof RestoreError ? reason : new InternalError(`aborted: ${String(reason)}`);
+    log.warn({ event: 'forced-exit', reason: why }, `${why}: ending now`);
+    return end.now(failed(err, { forced: true }));
+  };
+  controller.signal.addEventListener(
+    'abort',
+    () => setTimeout(() => force(`cleanup did not finish within ${CLEANUP_GRACE_MS} ms`), CLEANUP_GRACE_MS),
+    { once: true },
+  );
   const onSignal = (name: 'SIGTERM' | 'SIGINT') => () => {
+    // A second signal (Ctrl-C twice) does not wait for the cleanup.
+    if (controller.signal.aborted) return force(`${name} again`);
     log.warn({ event: 'signal', signal: name }, 'interrupted: cleaning up');
     controller.abort(new AbortedError(`interrupted by ${name}`, name === 'SIGTERM' ? ExitCode.sigterm : ExitCode.sigint));
   };
-  process.once('SIGTERM', onSignal('SIGTERM'));
-  process.once('SIGINT', onSignal('SIGINT'));
+  process.on('SIGTERM', onSignal('SIGTERM'));
+  process.on('SIGINT', onSignal('SIGINT'));
+  // Node's default would print the stack (unscrubbed) and exit 1, skipping the cleanup.
+  process.on('uncaughtException', (err) => {
+    // During an abort, stray rejections of parallel work are expected: the abort's code stands.
+    if (controller.signal.aborted) return force(`uncaught error while aborting: ${err.message}`);
+    log.debug({ err }, 'failure details');
+    return end.now(failed(new InternalError(`unexpected error: ${err.message}`, { cause: err })));
+  });
+}
+
+async function run({ command, json }: Invocation, log: Logger, end: ProcessEnd): Promise<Ending> {
+  const controller = new AbortController();
+  const started = Date.now();
+  const failed = (err: RestoreError, extra: Record<string, unknown> = {}): Ending => ({
+    code: err.exitCode,
+    level: 'error',
+    fields: { event: 'done', command, outcome: 'failed', kind: err.kind, exitCode: err.exitCode, durationMs: Date.now() - started, ...extra },
+    message: err.message,
+    termination: `${err.kind}: ${err.message}`,
+  });
+  guard(controller, log, end, failed);
   // list is for people at a terminal: its own start and end lines only at debug level.
   const chatty = command === 'list' ? 'debug' : 'info';
+  const unknown = unknownVariables(process.env, CONFIG_VARIABLES);
+  const warnUnknown = (): void => {
+    for (const { name, closest } of unknown) {
+      const shown = name.length > 100 ? `${name.slice(0, 100)}…` : name;
+      log.warn({ event: 'unknown-variable', variable: shown, closest }, `${shown} is not a variable this tool reads and is ignored; did you mean ${closest}?`);
+    }
+  };
 
-  const started = Date.now();
   try {
-    const config = loadConfig(process.env, command);
-    terminationLog = config.terminationLogPath;
+    let config: Config;
+    try {
+      config = loadConfig(process.env, command);
+    } catch (err) {
+      warnUnknown();
+      throw err;
+    }
+    end.setTerminationLog(config.terminationLogPath);
     log.level = config.logLevel;
+    warnUnknown();
     log[chatty]({ event: 'start', command, version: TOOL.version, config: describeConfig(config, command) }, `starting ${command}`);
-    const timeout = AbortSignal.timeout(config.timeoutSeconds * 1000);
-    timeout.addEventListener('abort', () =>
-      controller.abort(new TemporaryError(`timed out after ${config.timeoutSeconds} s (SQLITE_RESTORE_TIMEOUT_SECONDS)`)),
+    // Counted from the start of the process, not of this function: loading the
+    // modules takes a while on a busy node, and the deadline is the process's.
+    setTimeout(
+      () => controller.abort(new TemporaryError(`timed out after ${config.timeoutSeconds} s (SQLITE_RESTORE_TIMEOUT_SECONDS)`)),
+      Math.max(0, config.timeoutSeconds * 1000 - performance.now()),
     );
     const layout = chooseLayout(config);
     checkTargetSupported(layout, config.target);
@@ -105,33 +156,42 @@ async function run({ command, json }: Invocation, log: Logger): Promise<number> 
     switch (command) {
       case 'restore': {
         const marker = await restore(deps);
-        log.info({ event: 'done', outcome: marker.outcome, marker, exitCode: 0 }, `restore finished: ${marker.outcome}`);
-        writeTerminationMessage(terminationLog, `${marker.outcome}: ${marker.database}`);
-        break;
+        return {
+          code: ExitCode.ok,
+          level: 'info',
+          fields: { event: 'done', outcome: marker.outcome, marker, exitCode: 0 },
+          message: `restore finished: ${marker.outcome}`,
+          termination: `${marker.outcome}: ${marker.database}`,
+        };
       }
       case 'list': {
         const listing = await listReplica(config, deps.store, layout, controller.signal);
         await writeStdout(json ? listingJson(listing) : listingText(listing));
         const found = listing.layouts.map((l) => l.layout).join(', ') || 'no backup';
-        log.debug({ event: 'done', outcome: 'listed', layouts: listing.layouts.length, exitCode: 0 }, `list finished: ${found}`);
-        writeTerminationMessage(terminationLog, `listed: ${found} at ${config.replica.url}`);
-        break;
+        return {
+          code: ExitCode.ok,
+          level: 'debug',
+          fields: { event: 'done', outcome: 'listed', layouts: listing.layouts.length, exitCode: 0 },
+          message: `list finished: ${found}`,
+          termination: `listed: ${found} at ${config.replica.url}`,
+        };
       }
       case 'verify': {
         const report = await verifyBackup(deps);
         if (json) await writeStdout(`${JSON.stringify(report, null, 2)}\n`);
-        log.info({ event: 'done', outcome: report.outcome, report, exitCode: 0 }, 'verify finished: the backup restores and passes integrity_check');
-        writeTerminationMessage(terminationLog, `verified: ${config.replica.url}`);
-        break;
+        return {
+          code: ExitCode.ok,
+          level: 'info',
+          fields: { event: 'done', outcome: report.outcome, report, exitCode: 0 },
+          message: 'verify finished: the backup restores and passes integrity_check',
+          termination: `verified: ${config.replica.url}`,
+        };
       }
     }
-    return ExitCode.ok;
   } catch (caught) {
     const err = toRestoreError(caught, controller.signal);
     log.debug({ err: caught }, 'failure details');
-    log.error({ event: 'done', command, outcome: 'failed', kind: err.kind, exitCode: err.exitCode, durationMs: Date.now() - started }, err.message);
-    writeTerminationMessage(terminationLog, `${err.kind}: ${err.message}`);
-    return err.exitCode;
+    return failed(err);
   }
 }
 
@@ -151,11 +211,12 @@ function parseArgs(argv: string[]): Invocation | 'help' | 'version' {
 }
 
 async function main(argv: string[]): Promise<number> {
+  const scrubber = createScrubber(secretsIn(process.env));
   let invocation: ReturnType<typeof parseArgs>;
   try {
     invocation = parseArgs(argv);
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    process.stderr.write(scrubber.text(`${(err as Error).message}\n${USAGE}\n`));
     return ExitCode.config;
   }
   if (invocation === 'version') {
@@ -167,11 +228,12 @@ async function main(argv: string[]): Promise<number> {
     return ExitCode.ok;
   }
   // When stdout carries the command's output, the log lines go to stderr.
-  const log = createLogger('info', invocation.command === 'list' || invocation.json ? 2 : 1);
-  return run(invocation, log);
+  const log = createLogger('info', invocation.command === 'list' || invocation.json ? 2 : 1, scrubber);
+  // Until the configuration is known: the configured termination log if it is usable on its own.
+  const end = new ProcessEnd(log, fallbackTerminationLog(process.env), Boolean(process.env.SQLITE_RESTORE_TERMINATION_LOG?.trim()), scrubber.text);
+  return end.now(await run(invocation, log, end));
 }
 
+// Usage, --help and --version write to stdout or stderr, a pipe whose write
+// completes asynchronously: the exit waits for it. Every other end calls process.exit().
 process.exitCode = await main(process.argv.slice(2));
-// Logs are synchronous, so nothing is lost if a stray socket or timer would
-// otherwise keep the process alive after the work is done.
-setTimeout(() => process.exit(), 2_000).unref();

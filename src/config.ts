@@ -117,14 +117,18 @@ export function parseReplicaUrl(raw: string): ReplicaLocation {
     );
   }
   if (url.protocol === 's3:') {
-    const bucket = url.hostname;
-    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-      throw new ConfigError(`SQLITE_RESTORE_REPLICA_URL has an invalid bucket name "${bucket}"`);
-    }
+    // Credentials first: the bucket check below would echo the host.
     if (url.username || url.password || url.search || url.hash) {
       throw new ConfigError(
         'SQLITE_RESTORE_REPLICA_URL must not carry credentials, a query or a fragment: use the AWS_* variables for credentials',
       );
+    }
+    const bucket = url.hostname;
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      throw new ConfigError(`SQLITE_RESTORE_REPLICA_URL has an invalid bucket name "${bucket}"`);
+    }
+    if (url.port) {
+      throw new ConfigError('SQLITE_RESTORE_REPLICA_URL must not carry a port: set the store\'s address in SQLITE_RESTORE_S3_ENDPOINT');
     }
     let prefix: string;
     try {
@@ -132,24 +136,173 @@ export function parseReplicaUrl(raw: string): ReplicaLocation {
     } catch {
       throw new ConfigError('SQLITE_RESTORE_REPLICA_URL path has a malformed %-escape');
     }
+    if (prefix.includes('\0')) throw new ConfigError('SQLITE_RESTORE_REPLICA_URL path must not contain a NUL byte (%00)');
     return Object.freeze({ kind: 's3', bucket, prefix, url: `s3://${bucket}/${prefix}` });
   }
   if (url.protocol === 'file:') {
     if (url.hostname && url.hostname !== 'localhost') {
       throw new ConfigError('SQLITE_RESTORE_REPLICA_URL file URLs must be local: file:///absolute/dir');
     }
-    const dir = path.resolve(fileURLToPath(url));
+    let dir: string;
+    try {
+      dir = path.resolve(fileURLToPath(url));
+    } catch {
+      // Node refuses an encoded "/" (%2F) in a file URL's path.
+      throw new ConfigError('SQLITE_RESTORE_REPLICA_URL file path must not encode "/" as %2F: expected file:///absolute/dir');
+    }
+    if (dir.includes('\0')) throw new ConfigError('SQLITE_RESTORE_REPLICA_URL path must not contain a NUL byte (%00)');
     return Object.freeze({ kind: 'file', dir, url: `file://${dir}` });
   }
-  throw new ConfigError(
-    `SQLITE_RESTORE_REPLICA_URL has unsupported scheme "${url.protocol}": expected s3:// or file://`,
+  // The scheme is not echoed: a pasted "key:secret" parses as one.
+  throw new ConfigError('SQLITE_RESTORE_REPLICA_URL has an unsupported scheme: expected s3:// or file://');
+}
+
+/** Linux's limit for one name in a path. */
+const MAX_NAME_BYTES = 255;
+/**
+ * The database's and the marker's file names get suffixes for temporary files
+ * (".<name>.restoring-<12 hex>.spill-journal" and the like): room is kept for them.
+ */
+export const MAX_FILE_NAME_BYTES = 191;
+/** The database's, less what the default marker name adds (".restore.json"). */
+export const MAX_DB_NAME_BYTES = MAX_FILE_NAME_BYTES - '.restore.json'.length;
+/** Well below PATH_MAX (4096), leaving room for the names the tool adds. */
+export const MAX_PATH_BYTES = 3072;
+
+/** An absolute, normalised path without NUL, every name within the kernel's limit. */
+function checkedPath(name: string, value: string): string {
+  if (value.includes('\0')) throw new ConfigError(`${name} must not contain a NUL byte`);
+  if (!path.isAbsolute(value)) throw new ConfigError(`${name} must be an absolute path`);
+  const normalized = path.normalize(value);
+  if (Buffer.byteLength(normalized) > MAX_PATH_BYTES) throw new ConfigError(`${name} is longer than ${MAX_PATH_BYTES} bytes`);
+  if (normalized.split('/').some((part) => Buffer.byteLength(part) > MAX_NAME_BYTES)) {
+    throw new ConfigError(`${name} has a name longer than ${MAX_NAME_BYTES} bytes`);
+  }
+  return normalized;
+}
+
+/** The path of a file: it must end in a name, not "/", "/." or "/.." (which normalise to a directory). */
+function absolutePath(name: string, value: string, maxNameBytes: number = MAX_NAME_BYTES): string {
+  const last = value.slice(value.lastIndexOf('/') + 1);
+  if (value.endsWith('/') || last === '.' || last === '..') {
+    throw new ConfigError(`${name} must name a file, not a directory (it ends in "/", "/." or "/..")`);
+  }
+  const normalized = checkedPath(name, value);
+  if (Buffer.byteLength(path.basename(normalized)) > maxNameBytes) {
+    throw new ConfigError(`${name} has a file name longer than ${maxNameBytes} bytes`);
+  }
+  return normalized;
+}
+
+/**
+ * The largest whole number of seconds a Node timer can wait (2^31 - 1 ms,
+ * about 24.8 days); a larger delay would fire at once.
+ */
+export const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/** Seconds for a timer: 1 to MAX_TIMER_SECONDS. */
+function timerSeconds(value: number, name: string): number {
+  if (value < 1 || value > MAX_TIMER_SECONDS) throw new ConfigError(`${name} must be between 1 and ${MAX_TIMER_SECONDS} seconds`);
+  return value;
+}
+
+/** The largest uid or gid: 2^32 - 1 itself means "no change" to chown(2). */
+export const MAX_OWNER_ID = 2 ** 32 - 2;
+
+function ownerId(value: number | undefined, name: string): number | undefined {
+  if (value !== undefined && value > MAX_OWNER_ID) throw new ConfigError(`${name} must be between 0 and ${MAX_OWNER_ID}`);
+  return value;
+}
+
+/** An S3 endpoint: http(s), no credentials (they belong in the AWS_* variables), no query. */
+export function parseEndpoint(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('SQLITE_RESTORE_S3_ENDPOINT is not a URL: expected http(s)://host[:port], e.g. http://minio:9000');
+  }
+  // Never echoed: the value may hold a password.
+  if (url.username || url.password) {
+    throw new ConfigError(
+      'SQLITE_RESTORE_S3_ENDPOINT must not carry credentials (user:password@): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead',
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError('SQLITE_RESTORE_S3_ENDPOINT must be an http:// or https:// URL');
+  }
+  if (url.search || url.hash) throw new ConfigError('SQLITE_RESTORE_S3_ENDPOINT must not carry a query or a fragment');
+  return url.toString();
+}
+
+/**
+ * The signing region, from the first of these that is set. The SDK refuses
+ * anything but a hostname label, even for a custom endpoint, and that refusal
+ * used to surface as "storage unavailable" (75).
+ */
+function parseRegion(environment: NodeJS.ProcessEnv): string {
+  for (const name of ['SQLITE_RESTORE_S3_REGION', 'AWS_REGION', 'AWS_DEFAULT_REGION']) {
+    const value = environment[name];
+    if (value === undefined) continue;
+    if (!/^(?!-)[a-zA-Z0-9-]{1,63}(?<!-)$/.test(value)) {
+      throw new ConfigError(`${name} must be a region name such as us-east-1 (letters, digits and inner hyphens)`);
+    }
+    return value;
+  }
+  return 'us-east-1';
+}
+
+/** Variables that must be set even when empty, so an empty one gets its own message. */
+function requiredVariables(command: Command): Set<string> {
+  return new Set(['SQLITE_RESTORE_REPLICA_URL', ...(command === 'restore' ? ['SQLITE_RESTORE_DB_PATH'] : [])]);
+}
+
+/**
+ * The environment as read: an optional variable set to an empty or blank value
+ * counts as unset (templated manifests often render `value: ""`).
+ */
+function withoutBlanks(environment: NodeJS.ProcessEnv, command: Command): NodeJS.ProcessEnv {
+  const required = requiredVariables(command);
+  return Object.fromEntries(
+    Object.entries(environment).filter(([name, value]) => value !== undefined && (value.trim() !== '' || required.has(name))),
   );
 }
 
-function absolutePath(name: string, value: string): string {
-  if (!path.isAbsolute(value)) throw new ConfigError(`${name} must be an absolute path`);
-  if (value.endsWith('/')) throw new ConfigError(`${name} must name a file, not a directory`);
-  return path.normalize(value);
+/** SQLite's files beside a database, which nothing else may be written over. */
+function databaseFiles(dbPath: string): string[] {
+  return [dbPath, `${dbPath}-wal`, `${dbPath}-shm`, `${dbPath}-journal`];
+}
+
+/**
+ * Where the termination message goes. A path that would overwrite the
+ * database, one of its SQLite files or the marker is refused.
+ */
+function terminationLogPath(value: string, dbPath: string, markerPath: string): string {
+  const file = absolutePath('SQLITE_RESTORE_TERMINATION_LOG', value);
+  if ([...databaseFiles(dbPath), markerPath].includes(file)) {
+    throw new ConfigError('SQLITE_RESTORE_TERMINATION_LOG must differ from the database, its -wal/-shm/-journal and the marker');
+  }
+  return file;
+}
+
+export const DEFAULT_TERMINATION_LOG = '/dev/termination-log';
+
+/**
+ * The termination log to use when the configuration as a whole is invalid:
+ * SQLITE_RESTORE_TERMINATION_LOG if it is usable on its own, else the default.
+ */
+export function fallbackTerminationLog(environment: NodeJS.ProcessEnv): string {
+  const env = withoutBlanks(environment, 'list');
+  const value = env.SQLITE_RESTORE_TERMINATION_LOG;
+  if (value === undefined) return DEFAULT_TERMINATION_LOG;
+  try {
+    const normalize = (raw: string | undefined): string => (raw && !raw.includes('\0') ? path.normalize(raw) : '');
+    const dbPath = normalize(env.SQLITE_RESTORE_DB_PATH);
+    return terminationLogPath(value, dbPath, normalize(env.SQLITE_RESTORE_MARKER_PATH) || `${dbPath}.restore.json`);
+  } catch {
+    return DEFAULT_TERMINATION_LOG;
+  }
 }
 
 /**
@@ -196,7 +349,8 @@ export function parseTarget(environment: NodeJS.ProcessEnv): RestoreTarget {
 }
 
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command: Command = 'restore'): Config {
-  const env = envVar.from(environment);
+  const present = withoutBlanks(environment, command);
+  const env = envVar.from(present);
   try {
     const replica = parseReplicaUrl(
       env.get('SQLITE_RESTORE_REPLICA_URL').required().example('s3://my-bucket/db/app.db').asString(),
@@ -206,27 +360,30 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command
     const verifyDir = verifyDirValue
       ? absoluteDir('SQLITE_RESTORE_VERIFY_DIR', verifyDirValue)
       : givenDbPath
-        ? path.dirname(absolutePath('SQLITE_RESTORE_DB_PATH', givenDbPath))
+        ? path.dirname(absolutePath('SQLITE_RESTORE_DB_PATH', givenDbPath, MAX_DB_NAME_BYTES))
         : os.tmpdir();
     // list never writes a database; verify writes into its own scratch directory.
-    const dbPath = absolutePath('SQLITE_RESTORE_DB_PATH', givenDbPath ?? path.join(verifyDir, 'verify.db'));
-    const endpoint = env.get('SQLITE_RESTORE_S3_ENDPOINT').example('http://minio:9000').asUrlString();
+    const dbPath = absolutePath('SQLITE_RESTORE_DB_PATH', givenDbPath ?? path.join(verifyDir, 'verify.db'), MAX_DB_NAME_BYTES);
+    const markerPath = absolutePath(
+      'SQLITE_RESTORE_MARKER_PATH',
+      env.get('SQLITE_RESTORE_MARKER_PATH').default(`${dbPath}.restore.json`).asString(),
+      MAX_FILE_NAME_BYTES,
+    );
+    if (databaseFiles(dbPath).includes(markerPath)) {
+      throw new ConfigError('SQLITE_RESTORE_MARKER_PATH must differ from SQLITE_RESTORE_DB_PATH and its -wal, -shm and -journal files');
+    }
+    const endpoint = parseEndpoint(env.get('SQLITE_RESTORE_S3_ENDPOINT').asString());
     const forcePathStyle = env
       .get('SQLITE_RESTORE_S3_FORCE_PATH_STYLE')
       .default(endpoint ? 'true' : 'false')
       .asBoolStrict();
-    const region =
-      env.get('SQLITE_RESTORE_S3_REGION').asString() ??
-      env.get('AWS_REGION').asString() ??
-      env.get('AWS_DEFAULT_REGION').asString() ??
-      'us-east-1';
+    const region = parseRegion(present);
     const checksumSetting = env
       .get('SQLITE_RESTORE_S3_CHECKSUMS')
       .default('auto')
       .asEnum(['auto', 'when_required', 'when_supported']);
     const sdkChecksumVarsSet =
-      environment.AWS_REQUEST_CHECKSUM_CALCULATION !== undefined ||
-      environment.AWS_RESPONSE_CHECKSUM_VALIDATION !== undefined;
+      present.AWS_REQUEST_CHECKSUM_CALCULATION !== undefined || present.AWS_RESPONSE_CHECKSUM_VALIDATION !== undefined;
     // Many S3-compatible stores mishandle the SDK's default CRC32 checksums, so a
     // custom endpoint gets WHEN_REQUIRED unless the user chose otherwise.
     const checksumMode =
@@ -247,8 +404,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command
       layout: env.get('SQLITE_RESTORE_LAYOUT').default('auto').asEnum(['auto', 'litestream-v0.3', 'litestream-v0.5', 'zlayer']),
       file: Object.freeze({
         mode: Number.parseInt(rawMode, 8),
-        uid: env.get('SQLITE_RESTORE_FILE_UID').example('1000').asIntPositive(),
-        gid: env.get('SQLITE_RESTORE_FILE_GID').example('1000').asIntPositive(),
+        uid: ownerId(env.get('SQLITE_RESTORE_FILE_UID').example('1000').asIntPositive(), 'SQLITE_RESTORE_FILE_UID'),
+        gid: ownerId(env.get('SQLITE_RESTORE_FILE_GID').example('1000').asIntPositive(), 'SQLITE_RESTORE_FILE_GID'),
       }),
       s3: Object.freeze({
         endpoint: endpoint?.replace(/\/+$/, ''),
@@ -258,7 +415,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command
         maxAttempts: positive(env.get('SQLITE_RESTORE_MAX_ATTEMPTS').default('6').asIntPositive(), 'SQLITE_RESTORE_MAX_ATTEMPTS'),
         idleTimeoutMs:
           1000 *
-          positive(
+          timerSeconds(
             env.get('SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS').default('30').asIntPositive(),
             'SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS',
           ),
@@ -267,11 +424,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command
       ifExists: env.get('SQLITE_RESTORE_IF_EXISTS').default('skip').asEnum(['skip', 'overwrite']),
       ifNoBackup: env.get('SQLITE_RESTORE_IF_NO_BACKUP').default('fail').asEnum(['fail', 'allow']),
       verify: env.get('SQLITE_RESTORE_VERIFY').default('quick').asEnum(['none', 'quick', 'full']),
-      markerPath: absolutePath(
-        'SQLITE_RESTORE_MARKER_PATH',
-        env.get('SQLITE_RESTORE_MARKER_PATH').default(`${dbPath}.restore.json`).asString(),
-      ),
-      timeoutSeconds: positive(
+      markerPath,
+      timeoutSeconds: timerSeconds(
         env.get('SQLITE_RESTORE_TIMEOUT_SECONDS').default('900').asIntPositive(),
         'SQLITE_RESTORE_TIMEOUT_SECONDS',
       ),
@@ -280,14 +434,15 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command
         .get('SQLITE_RESTORE_LOG_LEVEL')
         .default('info')
         .asEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
-      terminationLogPath: env.get('SQLITE_RESTORE_TERMINATION_LOG').default('/dev/termination-log').asString(),
-      target: parseTarget(environment),
+      terminationLogPath: terminationLogPath(
+        env.get('SQLITE_RESTORE_TERMINATION_LOG').default(DEFAULT_TERMINATION_LOG).asString(),
+        dbPath,
+        markerPath,
+      ),
+      target: parseTarget(present),
       verifyDir,
     };
     if (config.concurrency > 64) throw new ConfigError('SQLITE_RESTORE_CONCURRENCY must be between 1 and 64');
-    if (config.markerPath === config.dbPath) {
-      throw new ConfigError('SQLITE_RESTORE_MARKER_PATH must differ from SQLITE_RESTORE_DB_PATH');
-    }
     return Object.freeze(config);
   } catch (err) {
     if (err instanceof envVar.EnvVarError) {
@@ -300,8 +455,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command
 }
 
 function absoluteDir(name: string, value: string): string {
-  if (!path.isAbsolute(value)) throw new ConfigError(`${name} must be an absolute path`);
-  return path.normalize(value).replace(/(.)\/+$/, '$1');
+  return checkedPath(name, value).replace(/(.)\/+$/, '$1');
 }
 
 function positive(value: number, name: string): number {
