@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The process boundary: reads the configuration, runs one command, and turns
 // the outcome into an exit code, a termination message and a final log line.
+import { setMaxListeners } from 'node:events';
 import { CONFIG_VARIABLES, describeConfig, fallbackTerminationLog, loadConfig, type Command, type Config } from './config.js';
 import { AbortedError, ConfigError, ExitCode, InternalError, RestoreError, TemporaryError } from './errors.js';
 import { ProcessEnd, type Ending } from './exit.js';
@@ -113,6 +114,8 @@ function guard(controller: AbortController, log: Logger, end: ProcessEnd, failed
 
 async function run({ command, json }: Invocation, log: Logger, end: ProcessEnd): Promise<Ending> {
   const controller = new AbortController();
+  // Every request in flight listens to it (layout detection alone lists 15 prefixes at once).
+  setMaxListeners(0, controller.signal);
   const started = Date.now();
   const failed = (err: RestoreError, extra: Record<string, unknown> = {}): Ending => ({
     code: err.exitCode,

@@ -17,7 +17,7 @@ try {
     // The first read recovers a -wal, or rolls back a hot journal (read-write only).
     const pageCount = db.pragma('page_count', { simple: true }) as number;
     if (job.maxPages !== undefined && pageCount > job.maxPages) {
-      result = { ok: false, code: 'TOO_LARGE', message: `${pageCount} pages, more than may be checked within the memory bound (${job.maxPages})` };
+      result = { ok: false, code: 'TOO_LARGE', message: `${pageCount} pages, more than ${job.level === 'full' ? 'integrity_check' : 'quick_check'} may check within its memory bound (${job.maxPages})` };
     } else {
       const rows = db.pragma(job.level === 'full' ? 'integrity_check(20)' : 'quick_check(20)', { simple: false }) as Array<Record<string, unknown>>;
       result = { ok: true, messages: rows.map((row) => String(Object.values(row)[0])), pageCount };
