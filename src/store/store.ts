@@ -66,7 +66,7 @@ export interface Store {
 export const MAX_LISTED_OBJECTS = 250_000;
 
 /**
- * Everything under `prefixes` (listed in parallel), at most MAX_LISTED_OBJECTS
+ * Everything under `prefixes`, at most MAX_LISTED_OBJECTS
  * entries in all: past that the listing stops with an error naming the
  * prefixes, whatever the store keeps sending. An irregular entry reported by
  * several listings is kept once.
@@ -82,28 +82,31 @@ export async function collectListing(
   // One listing failing stops the others.
   const local = new AbortController();
   const both = AbortSignal.any([signal, local.signal]);
-  await Promise.all(
-    prefixes.map(async (prefix) => {
-      try {
-        for await (const entry of store.list(prefix, both)) {
-          if (isIrregular(entry)) {
-            if (irregular.has(entry.key)) continue;
-            irregular.add(entry.key);
-          }
-          if (entries.length >= limit) {
-            throw new CorruptBackupError(
-              `the replica at ${store.location} holds more than ${limit.toLocaleString('en-US')} objects under ${prefixes.join(', ')}, ` +
-                'the most one restore lists; shorten the retention of the backup tool, or is something else writing there?',
-            );
-          }
-          entries.push(entry);
+  const listOne = async (prefix: string): Promise<void> => {
+    try {
+      for await (const entry of store.list(prefix, both)) {
+        if (isIrregular(entry)) {
+          if (irregular.has(entry.key)) continue;
+          irregular.add(entry.key);
         }
-      } catch (err) {
-        local.abort(err);
-        throw err;
+        if (entries.length >= limit) {
+          throw new CorruptBackupError(
+            `the replica at ${store.location} holds more than ${limit.toLocaleString('en-US')} objects under ${prefixes.join(', ')}, ` +
+              'the most one restore lists; shorten the retention of the backup tool, or is something else writing there?',
+          );
+        }
+        entries.push(entry);
       }
-    }),
-  );
+    } catch (err) {
+      local.abort(err);
+      throw err;
+    }
+  };
+  // The first alone, the rest in parallel once the store answers: a store
+  // not up yet is retried (and logged) by one listing at a time.
+  const [first, ...rest] = prefixes;
+  if (first !== undefined) await listOne(first);
+  await Promise.all(rest.map(listOne));
   return entries;
 }
 
