@@ -61,7 +61,8 @@ export class ListingPager {
       const raw = Buffer.from(item.Key, 'utf8');
       if (!pageHighest || Buffer.compare(raw, pageHighest) > 0) pageHighest = raw;
       if (!item.Key.startsWith(this.root)) continue;
-      const key = item.Key.slice(this.root.length);
+      // A copy, not a slice: a slice would keep the whole listed key (root included) alive as well.
+      const key = raw.subarray(Buffer.byteLength(this.root)).toString('utf8');
       objects.push({ key, size: checkSize(key, item.Size), lastModified: checkTime(key, item.LastModified), etag: item.ETag });
     }
     const truncated = page.IsTruncated === true;

@@ -59,11 +59,14 @@ export interface Store {
 
 /**
  * The most objects one layout's listing may hold. Litestream v0.3 with a 1 s
- * sync interval and 24 h retention makes about 86,400 WAL segments a
- * generation; this is nearly three times that, and still keeps a restore's
- * peak memory under 256 MiB (measured with bench/rss-probe.cjs).
+ * sync interval and 24 h retention makes about 86,400 WAL segments (one
+ * writer: older generations share the same 24 h); this is 1.4 times that.
+ * Each listed object costs about 1 KiB of peak RSS (its key, ETag and time,
+ * the plan's step, garbage of the parsed pages): restores planning 120,000
+ * objects peaked at 200-209 MiB, 150,000 at 207-232 MiB (bench/rss-probe.cjs),
+ * so this keeps the 256 MiB bound with room for the GC's whims.
  */
-export const MAX_LISTED_OBJECTS = 250_000;
+export const MAX_LISTED_OBJECTS = 120_000;
 
 /**
  * Everything under `prefixes`, at most MAX_LISTED_OBJECTS
