@@ -40,10 +40,10 @@ Configured only through environment variables; see README.md for the list.
 Exit codes: 0 ok, 65 corrupt backup, 66 no backup (or none at the target), 70 internal,
 74 local I/O, 75 storage unavailable, 77 auth, 78 configuration, 130/143 interrupted.`;
 
-function createStore(config: Config, log: Logger): Store {
+function createStore(config: Config, log: Logger, chatty: 'info' | 'debug'): Store {
   const { replica } = config;
   return replica.kind === 's3'
-    ? new S3Store({ bucket: replica.bucket, prefix: replica.prefix, settings: config.s3, concurrency: config.concurrency, log })
+    ? new S3Store({ bucket: replica.bucket, prefix: replica.prefix, settings: config.s3, concurrency: config.concurrency, log, infoLevel: chatty })
     : new FileStore(replica.dir);
 }
 
@@ -101,7 +101,7 @@ async function run({ command, json }: Invocation, log: Logger): Promise<number> 
     );
     const layout = chooseLayout(config);
     checkTargetSupported(layout, config.target);
-    const deps = { config, store: createStore(config, log), layout, log, signal: controller.signal };
+    const deps = { config, store: createStore(config, log, chatty), layout, log, signal: controller.signal };
     switch (command) {
       case 'restore': {
         const marker = await restore(deps);

@@ -112,9 +112,11 @@ export function mapS3Error(err: unknown, what: string, bucket: string, retried?:
 export function errorSummary(err: unknown): string {
   const e = (err ?? {}) as SdkErrorShape;
   const status = e.$metadata?.httpStatusCode;
-  const parts = [e.name ?? e.Code ?? 'error'];
+  const name = e.name ?? e.Code ?? 'error';
+  // A system error is its code ("ECONNREFUSED"), not the generic "Error".
+  const parts = name === 'Error' && e.code ? [] : [name];
   if (status) parts.push(`HTTP ${status}`);
-  if (e.code && e.code !== e.name) parts.push(e.code);
+  if (e.code && e.code !== name) parts.push(e.code);
   return parts.join(', ');
 }
 

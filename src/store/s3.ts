@@ -29,8 +29,10 @@ export interface S3StoreOptions {
   readonly concurrency: number;
   /** Objects larger than two parts are fetched as ranged parts in parallel. */
   readonly partSize?: number;
-  /** Where retries and the credential source are reported (warn and info lines). */
-  readonly log?: Pick<Logger, 'warn' | 'info'>;
+  /** Where retries (warn) and the credential source (infoLevel) are reported. */
+  readonly log?: Pick<Logger, 'warn' | 'info' | 'debug'>;
+  /** The level of informational lines: debug for `list`, whose output is for people at a terminal. */
+  readonly infoLevel?: 'info' | 'debug';
   /** The environment the SDK reads credentials from, for the credential-source lines (default: process.env). */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -77,7 +79,7 @@ export class S3Store implements Store {
       ...(settings.checksumMode
         ? { requestChecksumCalculation: settings.checksumMode, responseChecksumValidation: settings.checksumMode }
         : {}),
-      // Response headers that never come are a stall too: the SDK retries the request.
+      // Response headers that never come are a stall too: a TimeoutError, retried like the others.
       requestHandler: {
         connectionTimeout: connectionTimeoutMs,
         requestTimeout: settings.idleTimeoutMs,
@@ -96,10 +98,11 @@ export class S3Store implements Store {
 
   /** The SDK's Node provider chain, saying once which source it resolved (and warning when several are set up). */
   private credentialProvider(): ReturnType<typeof fromNodeProviderChain> {
-    const { log } = this.options;
+    const { log: logger, infoLevel = 'info' } = this.options;
     const env = this.options.env ?? process.env;
     const chain = fromNodeProviderChain();
-    if (!log) return chain;
+    if (!logger) return chain;
+    const log = { warn: logger.warn.bind(logger), info: logger[infoLevel].bind(logger) };
     warnIfSeveralSources(log, env);
     let reported = false;
     return async (args) => {

@@ -18,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { cp, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { makeSmallBackup, type SourceBackup } from '../support/backup.js';
-import { startFakeS3, listingXml, type FakeS3, type ListHandler } from '../support/fake-s3.js';
+import { startFakeS3, listingXml, type FakeS3, type GetHandler, type ListHandler } from '../support/fake-s3.js';
 import { startHttpFaultProxy, type HttpFaultProxy } from '../support/http-faults.js';
 import { createBucket, freePort, launchMinio, s3Client, s3Env, startMinio, type Minio, type MinioCredentials } from '../support/minio.js';
 import { makeTempDir, removeDir, repoRoot } from '../support/paths.js';
@@ -167,8 +167,8 @@ const GEN = '0123456789abcdef';
 const walKey = (i: number) => `${prefix}/generations/${GEN}/wal/00000000_${i.toString(16).padStart(8, '0')}.wal.lz4`;
 
 /** Runs a restore against a fake S3 with the RSS probe preloaded; returns the run, its termination message and its peak RSS in MiB. */
-async function restoreFromFake(name: string, onList: ListHandler, extra: Record<string, string> = {}) {
-  const fake: FakeS3 = await startFakeS3(onList);
+async function restoreFromFake(name: string, onList: ListHandler, extra: Record<string, string> = {}, onGet?: GetHandler) {
+  const fake: FakeS3 = await startFakeS3(onList, onGet);
   const dir = await caseDir(name);
   const rssFile = path.join(dir, 'rss.json');
   try {
@@ -276,6 +276,34 @@ for (const size of ['-5', '1e300', '1.5', '9007199254740993', '99999999999999999
     assert.ok(message.startsWith(`corrupt: ${snapshot}: the store lists its size as`), message);
   });
 }
+
+test('an object GET answered 503 with an error body that never ends: each body dropped after 64 KiB, retried, exit 75 after the window', { timeout: 90_000 }, async () => {
+  const snapshot = `generations/${GEN}/snapshots/00000000.snapshot.lz4`;
+  let sent = 0;
+  let gets = 0;
+  const { r, message } = await restoreFromFake(
+    'endless-error-body',
+    onlyGenerations(() => ({ keys: [{ key: `${prefix}/${snapshot}`, size: 100 }] })),
+    { SQLITE_RESTORE_RETRY_WINDOW_SECONDS: '3', SQLITE_RESTORE_TIMEOUT_SECONDS: '60' },
+    (_key, res) => {
+      gets += 1;
+      res.writeHead(503, { 'content-type': 'application/xml' });
+      res.write('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>');
+      const chunk = Buffer.alloc(64 << 10, 'x');
+      const pump = () => {
+        while (!res.destroyed && sent < 512 * MiB && res.write(chunk)) sent += chunk.length;
+        if (!res.destroyed && sent < 512 * MiB) res.once('drain', pump);
+      };
+      pump();
+      return true;
+    },
+  );
+  assertExit(r, 75);
+  assert.match(message, /^temporary: downloading generations\/\S+: storage unavailable after \d+ attempts in 3\.\d s/);
+  assert.ok(gets >= 3, `${gets} GETs`);
+  assert.ok(r.durationMs < 30_000, `took ${r.durationMs} ms (the timeout is 60 s)`);
+  assert.ok(sent < 64 * MiB, `${sent} bytes of error bodies sent`);
+});
 
 // --- item 7: irregular entries in a real Litestream file replica -------------
 

@@ -1,7 +1,7 @@
 // A fake S3 endpoint on 127.0.0.1 that answers ListObjectsV2 however a test
 // wants: endlessly, repeating itself, with absurd sizes or a body without
 // end. The hostile store is the point, so nothing here checks signatures.
-// Object GETs (and anything else) get 404 NoSuchKey unless the test's
+// Object GETs (and anything else) get 404 NoSuchKey unless the test's GET
 // handler answers them.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -50,7 +50,10 @@ export function listingXml(opts: { bucket: string; prefix: string; keys: readonl
   );
 }
 
-export async function startFakeS3(onList: ListHandler): Promise<FakeS3> {
+/** Answers an object GET (the key without the bucket) by writing the response; false leaves it to the default 404. */
+export type GetHandler = (key: string, res: http.ServerResponse) => boolean;
+
+export async function startFakeS3(onList: ListHandler, onGet?: GetHandler): Promise<FakeS3> {
   const listings: ListRequest[] = [];
   const sockets = new Set<Socket>();
   const server = http.createServer((req, res) => {
@@ -67,6 +70,7 @@ export async function startFakeS3(onList: ListHandler): Promise<FakeS3> {
       }
       return;
     }
+    if (req.method === 'GET' && onGet?.(rest.map(decodeURIComponent).join('/'), res)) return;
     const body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>';
     res.writeHead(404, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
     res.end(body);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { backoffMs, BASE_DELAY_MS, describeRetry, MAX_DELAY_MS, RetryWindow } from '../../src/store/retry.js';
-import { isTransient, mapS3Error } from '../../src/store/s3-errors.js';
+import { errorSummary, isTransient, mapS3Error } from '../../src/store/s3-errors.js';
 
 /** Fails until the window says stop, sleeping on a fake clock; returns the delays. */
 function exhaust(window: RetryWindow, clock: { t: number }): number[] {
@@ -77,6 +77,12 @@ test('transient: network errors, DNS, timeouts, 5xx, 429 and throttling, a corre
   for (const err of [sdk('AccessDenied', 403), sdk('NoSuchBucket', 404), sdk('CredentialsProviderError'), new TypeError('x is undefined'), Object.assign(new Error('aborted'), { name: 'AbortError' })]) {
     assert.equal(isTransient(err), false, err.name);
   }
+});
+
+test('the error in a retry line: a system error by its code, an S3 error by its name and status', () => {
+  assert.equal(errorSummary(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' })), 'ECONNREFUSED');
+  assert.equal(errorSummary(Object.assign(new Error('Please reduce'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } })), 'SlowDown, HTTP 503');
+  assert.equal(errorSummary(Object.assign(new Error('no data'), { name: 'IdleTimeoutError' })), 'IdleTimeoutError');
 });
 
 test('giving up names the window; a name that does not resolve hints at a typo in the endpoint', () => {
