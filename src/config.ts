@@ -314,7 +314,7 @@ function optionalPositive(value: number | undefined, name: string): number | und
 }
 
 /** The documented maximum of SQLITE_RESTORE_RETRY_WINDOW_SECONDS. */
-export const MAX_RETRY_WINDOW_SECONDS = 3600;
+const MAX_RETRY_WINDOW_SECONDS = 3600;
 
 function retryWindowSeconds(value: number): number {
   if (value > MAX_RETRY_WINDOW_SECONDS) {
