@@ -22,6 +22,10 @@ import type { ObjectInfo } from './store.js';
 export const MAX_EMPTY_PAGES = 20;
 /** 64 TiB: more than any S3 object (AWS allows 50 TB) and any SQLite file a restore could write. */
 export const MAX_OBJECT_SIZE = 2 ** 46;
+/** S3's own limit on a key. */
+export const MAX_KEY_BYTES = 1024;
+/** A real ETag is a quoted MD5 in hex (34 characters), "-<parts>" added for multipart uploads. */
+export const MAX_ETAG_CHARS = 128;
 /** A page of 1,000 keys of 1,024 bytes with their XML is about 1.5 MB; 16 MiB is far beyond any real page. */
 export const MAX_LISTING_PAGE_BYTES = 16 << 20;
 
@@ -59,6 +63,8 @@ export class ListingPager {
     for (const item of page.Contents ?? []) {
       if (typeof item.Key !== 'string' || item.Key === '') throw this.broken('an entry without a key');
       const raw = Buffer.from(item.Key, 'utf8');
+      if (raw.length > MAX_KEY_BYTES) throw this.broken(`a key of ${raw.length} bytes (S3 keys have at most ${MAX_KEY_BYTES})`);
+      if (item.ETag !== undefined && item.ETag.length > MAX_ETAG_CHARS) throw this.broken(`an ETag of ${item.ETag.length} characters`);
       if (!pageHighest || Buffer.compare(raw, pageHighest) > 0) pageHighest = raw;
       if (!item.Key.startsWith(this.root)) continue;
       // A copy, not a slice: a slice would keep the whole listed key (root included) alive as well.

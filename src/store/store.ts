@@ -69,6 +69,15 @@ export interface Store {
 export const MAX_LISTED_OBJECTS = 120_000;
 
 /**
+ * The most characters of keys and ETags one layout's listing may hold: a
+ * store controls their length (a hostile one could send 1 KiB keys), so the
+ * count of objects alone does not bound memory. A real Litestream listing at
+ * the object cap holds about 11 million (57-character keys, 34-character
+ * ETags); this allows an average of 200 per object.
+ */
+export const MAX_LISTED_NAME_CHARS = 24_000_000;
+
+/**
  * Everything under `prefixes`, at most MAX_LISTED_OBJECTS
  * entries in all: past that the listing stops with an error naming the
  * prefixes, whatever the store keeps sending. An irregular entry reported by
@@ -82,6 +91,7 @@ export async function collectListing(
 ): Promise<ListEntry[]> {
   const entries: ListEntry[] = [];
   const irregular = new Set<string>();
+  let nameChars = 0;
   // One listing failing stops the others.
   const local = new AbortController();
   const both = AbortSignal.any([signal, local.signal]);
@@ -96,6 +106,13 @@ export async function collectListing(
           throw new CorruptBackupError(
             `the replica at ${store.location} holds more than ${limit.toLocaleString('en-US')} objects under ${prefixes.join(', ')}, ` +
               'the most one restore lists; shorten the retention of the backup tool, or is something else writing there?',
+          );
+        }
+        nameChars += entry.key.length + (('etag' in entry && entry.etag?.length) || 0);
+        if (nameChars > MAX_LISTED_NAME_CHARS) {
+          throw new CorruptBackupError(
+            `the replica at ${store.location} holds objects under ${prefixes.join(', ')} whose keys and ETags add up to more than ` +
+              `${MAX_LISTED_NAME_CHARS.toLocaleString('en-US')} characters, the most one restore lists; is something else writing there?`,
           );
         }
         entries.push(entry);

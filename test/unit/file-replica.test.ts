@@ -139,7 +139,7 @@ test('auto-detection over a real replica with only a symlinked generation: exit 
   await assert.rejects(autoLayout.plan(new FileStore(root), signal), corrupt(/generations\/0123456789abcdef \(a symbolic link\)/));
 });
 
-test('collectListing stops past its limit, naming the prefixes, and keeps an irregular entry once', async () => {
+test('collectListing stops past its limits (objects, characters of names), naming the prefixes, and keeps an irregular entry once', async () => {
   const endless: Store = {
     location: 'test://endless',
     async *list(prefix: string) {
@@ -160,4 +160,13 @@ test('collectListing stops past its limit, naming the prefixes, and keeps an irr
     read: endless.read,
   };
   assert.deepEqual((await collectListing(finite, ['ltx/', '0000/'], signal)).map((e) => e.key).sort(), ['0000/a', 'ltx', 'ltx/a']);
+  // Long names are bounded by their total length, not only by the count.
+  const long: Store = {
+    location: 'test://long',
+    async *list(prefix: string) {
+      for (let i = 0; ; i++) yield { ...obj(`${prefix}${'k'.repeat(1000)}${i}`), etag: `"${'e'.repeat(32)}"` };
+    },
+    read: endless.read,
+  };
+  await assert.rejects(collectListing(long, ['generations/'], signal), corrupt(/keys and ETags add up to more than 24,000,000 characters/));
 });

@@ -58,6 +58,12 @@ test('an entry without a key is a broken listing', () => {
   assert.throws(() => new ListingPager(where, '').accept({ Contents: [{ Size: 1, LastModified: time }], IsTruncated: false }, undefined), storeFault(/without a key/));
 });
 
+test('a key longer than S3 allows or an ETag longer than any real one is a broken listing (a store controls their length)', () => {
+  assert.throws(() => new ListingPager(where, '').accept({ Contents: [item('k'.repeat(1025))], IsTruncated: false }, undefined), storeFault(/a key of 1025 bytes/));
+  assert.throws(() => new ListingPager(where, '').accept({ Contents: [item('k', 1, { ETag: `"${'e'.repeat(200)}"` })], IsTruncated: false }, undefined), storeFault(/an ETag of 202 characters/));
+  assert.equal(new ListingPager(where, '').accept({ Contents: [item('k'.repeat(1024), 1, { ETag: '"0123456789abcdef0123456789abcdef-10000"' })], IsTruncated: false }, undefined).objects.length, 1);
+});
+
 test('keys outside the prefix (a store ignoring Prefix) are dropped, but still count as progress', () => {
   const pager = new ListingPager(where, 'app/');
   const r = pager.accept({ Contents: [item('aaa'), item('app/generations/x'), item('zzz')], IsTruncated: true, NextContinuationToken: 't' }, undefined);
