@@ -43,10 +43,10 @@ Configured only through environment variables; see README.md for the list.
 Exit codes: 0 ok, 65 corrupt backup, 66 no backup (or none at the target), 70 internal,
 74 local I/O, 75 storage unavailable, 77 auth, 78 configuration, 130/143 interrupted.`;
 
-function createStore(config: Config): Store {
+function createStore(config: Config, log: Logger, chatty: 'info' | 'debug'): Store {
   const { replica } = config;
   return replica.kind === 's3'
-    ? new S3Store({ bucket: replica.bucket, prefix: replica.prefix, settings: config.s3, concurrency: config.concurrency })
+    ? new S3Store({ bucket: replica.bucket, prefix: replica.prefix, settings: config.s3, concurrency: config.concurrency, log, infoLevel: chatty })
     : new FileStore(replica.dir);
 }
 
@@ -155,7 +155,7 @@ async function run({ command, json }: Invocation, log: Logger, end: ProcessEnd):
     );
     const layout = chooseLayout(config);
     checkTargetSupported(layout, config.target);
-    const deps = { config, store: createStore(config), layout, log, signal: controller.signal };
+    const deps = { config, store: createStore(config, log, chatty), layout, log, signal: controller.signal };
     switch (command) {
       case 'restore': {
         const marker = await restore(deps);

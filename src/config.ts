@@ -36,7 +36,10 @@ export interface S3Settings {
   readonly region: string;
   /** Undefined leaves the SDK default (which also honours the AWS_* variables). */
   readonly checksumMode: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED' | undefined;
-  readonly maxAttempts: number;
+  /** At most this many attempts of one request in a row; undefined: the retry window alone decides. */
+  readonly maxAttempts: number | undefined;
+  /** How long a request failing transiently is retried, from its first failure in a row. */
+  readonly retryWindowMs: number;
   /** A response body that delivers nothing for this long is dropped and resumed. */
   readonly idleTimeoutMs: number;
 }
@@ -88,6 +91,7 @@ export const CONFIG_VARIABLES = [
   'SQLITE_RESTORE_TIMEOUT_SECONDS',
   'SQLITE_RESTORE_CONCURRENCY',
   'SQLITE_RESTORE_MAX_ATTEMPTS',
+  'SQLITE_RESTORE_RETRY_WINDOW_SECONDS',
   'SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS',
   'SQLITE_RESTORE_LOG_LEVEL',
   'SQLITE_RESTORE_TERMINATION_LOG',
@@ -412,7 +416,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command
         forcePathStyle,
         region,
         checksumMode,
-        maxAttempts: positive(env.get('SQLITE_RESTORE_MAX_ATTEMPTS').default('6').asIntPositive(), 'SQLITE_RESTORE_MAX_ATTEMPTS'),
+        maxAttempts: optionalPositive(env.get('SQLITE_RESTORE_MAX_ATTEMPTS').asIntPositive(), 'SQLITE_RESTORE_MAX_ATTEMPTS'),
+        retryWindowMs: 1000 * retryWindowSeconds(env.get('SQLITE_RESTORE_RETRY_WINDOW_SECONDS').default('60').asIntPositive()),
         idleTimeoutMs:
           1000 *
           timerSeconds(
@@ -456,6 +461,20 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command
 
 function absoluteDir(name: string, value: string): string {
   return checkedPath(name, value).replace(/(.)\/+$/, '$1');
+}
+
+function optionalPositive(value: number | undefined, name: string): number | undefined {
+  return value === undefined ? undefined : positive(value, name);
+}
+
+/** The documented maximum of SQLITE_RESTORE_RETRY_WINDOW_SECONDS. */
+const MAX_RETRY_WINDOW_SECONDS = 3600;
+
+function retryWindowSeconds(value: number): number {
+  if (value > MAX_RETRY_WINDOW_SECONDS) {
+    throw new ConfigError(`SQLITE_RESTORE_RETRY_WINDOW_SECONDS must be between 0 and ${MAX_RETRY_WINDOW_SECONDS}`);
+  }
+  return value;
 }
 
 function positive(value: number, name: string): number {

@@ -30,14 +30,15 @@ async function holdsAny(store: Store, prefix: string, signal: AbortSignal): Prom
 
 /** The layouts that have at least one object in the replica, as "name (prefix)" for messages. */
 export async function detectLayouts(store: Store, signal: AbortSignal): Promise<Array<{ layout: Layout; found: string }>> {
-  const results = await Promise.all(
-    CANDIDATES.map(async ({ layout, prefixes }) => {
-      const hits = await Promise.all(prefixes.map((prefix) => holdsAny(store, prefix, signal)));
-      const found = prefixes.filter((_, i) => hits[i]);
-      return found.length > 0 ? { layout, found: `${layout.name} (${found.join(', ')})` } : undefined;
-    }),
-  );
-  return results.filter((r) => r !== undefined);
+  const probes = CANDIDATES.flatMap(({ layout, prefixes }) => prefixes.map((prefix) => ({ layout, prefix })));
+  // One probe first, the rest in parallel once the store answers: a store
+  // that is not up yet is retried (and logged) by one listing, not fifteen.
+  const [first, ...rest] = probes as [(typeof probes)[number], ...typeof probes];
+  const hits = [await holdsAny(store, first.prefix, signal), ...(await Promise.all(rest.map(({ prefix }) => holdsAny(store, prefix, signal))))];
+  return CANDIDATES.flatMap(({ layout }) => {
+    const found = probes.filter((p, i) => p.layout === layout && hits[i]).map((p) => p.prefix);
+    return found.length > 0 ? [{ layout, found: `${layout.name} (${found.join(', ')})` }] : [];
+  });
 }
 
 /**

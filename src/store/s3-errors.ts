@@ -43,7 +43,13 @@ const networkCodes = new Set([
   'UND_ERR_SOCKET',
 ]);
 
-export function mapS3Error(err: unknown, what: string, bucket: string): RestoreError {
+/** How long a request was retried before it was given up, for the error message. */
+export interface RetryHistory {
+  readonly attempts: number;
+  readonly elapsedMs: number;
+}
+
+export function mapS3Error(err: unknown, what: string, bucket: string, retried?: RetryHistory): RestoreError {
   if (err instanceof RestoreError) return err;
   const e = (err ?? {}) as SdkErrorShape;
   const name = e.name ?? e.Code ?? '';
@@ -80,7 +86,17 @@ export function mapS3Error(err: unknown, what: string, bucket: string): RestoreE
   }
   const code = e.code ?? '';
   if (isTransient(err) || e.$retryable !== undefined) {
-    return new TemporaryError(`${what}: storage unavailable after retries: ${detail}${code ? ` ${code}` : ''}: ${e.message ?? ''}`.trim(), {
+    const after = retried
+      ? `after ${retried.attempts} attempt${retried.attempts === 1 ? '' : 's'} in ${(retried.elapsedMs / 1000).toFixed(1)} s (SQLITE_RESTORE_RETRY_WINDOW_SECONDS)`
+      : 'after retries';
+    // A name that does not resolve is retried like a store not up yet, but a typo is as likely.
+    const hint =
+      code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+        ? '; the host name does not resolve: check SQLITE_RESTORE_S3_ENDPOINT (or the region) for a typo, or the cluster DNS'
+        : code === 'ECONNREFUSED'
+          ? '; nothing listens at the endpoint: is the store up, and is SQLITE_RESTORE_S3_ENDPOINT right?'
+          : '';
+    return new TemporaryError(`${what}: storage unavailable ${after}: ${detail}${code ? ` ${code}` : ''}: ${e.message ?? ''}`.trim() + hint, {
       cause: err,
     });
   }
@@ -92,16 +108,36 @@ export function mapS3Error(err: unknown, what: string, bucket: string): RestoreE
   return new InternalError(`${what}: ${detail}: ${e.message ?? String(err)}`, { cause: err });
 }
 
-/** A failure that a retry or a resumed read may cure: network, timeouts, 5xx, throttling. */
-export function isTransient(err: unknown): boolean {
+/** The error in a few words for a retry line: name, HTTP status and system error code, never a message body. */
+export function errorSummary(err: unknown): string {
   const e = (err ?? {}) as SdkErrorShape;
   const status = e.$metadata?.httpStatusCode;
+  const name = e.name ?? e.Code ?? 'error';
+  // A system error is its code ("ECONNREFUSED"), not the generic "Error".
+  const parts = name === 'Error' && e.code ? [] : [name];
+  if (status) parts.push(`HTTP ${status}`);
+  if (e.code && e.code !== name) parts.push(e.code);
+  return parts.join(', ');
+}
+
+/** Errors of the code itself (a bug), never cured by a retry, unless they came with a response (the SDK's parse errors). */
+const programmingErrors = new Set(['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError']);
+
+/**
+ * A failure that a retry or a resumed read may cure: network (refused,
+ * reset, DNS, timeouts), 5xx, throttling, a clock skew the SDK just corrected.
+ */
+export function isTransient(err: unknown): boolean {
+  const e = (err ?? {}) as SdkErrorShape & { $response?: unknown; $metadata?: { clockSkewCorrected?: boolean } };
+  const status = e.$metadata?.httpStatusCode;
+  if (e.name === 'AbortError' || e.name === 'CredentialsProviderError' || err instanceof RestoreError) return false;
   return (
     (status !== undefined && (status >= 500 || status === 429)) ||
+    e.$metadata?.clockSkewCorrected === true ||
     networkCodes.has(e.code ?? '') ||
     e.name === 'TimeoutError' ||
     e.name === 'IdleTimeoutError' ||
     e.name === 'ShortBodyError' ||
-    (status === undefined && e.name !== 'AbortError' && !(err instanceof RestoreError))
+    (status === undefined && (e.$response !== undefined || !programmingErrors.has(e.name ?? '')))
   );
 }

@@ -182,10 +182,15 @@ function named(name: string, message: string): Error {
   return Object.assign(new Error(message), { name });
 }
 
+/** An error body, up to the limit: a store could send one without end (the connection is then dropped). */
 async function readLimited(body: Readable): Promise<string> {
   let text = '';
   for await (const chunk of body) {
-    if (text.length < ERROR_BODY_LIMIT) text += (chunk as Buffer).toString('utf8');
+    text += (chunk as Buffer).toString('utf8');
+    if (text.length >= ERROR_BODY_LIMIT) {
+      body.destroy();
+      break;
+    }
   }
   return text.slice(0, ERROR_BODY_LIMIT);
 }

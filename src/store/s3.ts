@@ -1,7 +1,10 @@
-// S3 and S3-compatible stores. One shared client for listing (the SDK retries
-// those); object bytes come through direct GETs (s3-get.ts), which this module
-// retries with backoff and resumes after a dropped or stalled stream with a
-// ranged GET pinned to the object's ETag.
+// S3 and S3-compatible stores. One shared client for listing; object bytes
+// come through direct GETs (s3-get.ts), resumed after a dropped or stalled
+// stream with a ranged GET pinned to the object's ETag. Every request that
+// fails transiently (refused, reset, DNS, timeouts, 5xx, throttling) is
+// retried here, with backoff and jitter over the retry window (retry.ts),
+// each retry logged; the SDK itself makes one attempt per request, so that
+// no retry goes unlogged or is counted twice.
 import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
@@ -10,9 +13,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { S3Settings } from '../config.js';
-import { CorruptBackupError } from '../errors.js';
-import { isTransient, mapS3Error } from './s3-errors.js';
+import { CorruptBackupError, TemporaryError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { reportCredentials, warnIfSeveralSources } from './credentials.js';
+import { errorSummary, isTransient, mapS3Error } from './s3-errors.js';
 import { createObjectGet, type ObjectGet } from './s3-get.js';
+import { limitBody, ListingPager, ListingTooLargeError, MAX_LISTING_PAGE_BYTES } from './s3-listing.js';
+import { describeRetry, RetryWindow, type RetryPolicy } from './retry.js';
 import type { ObjectInfo, ReadOptions, Store } from './store.js';
 
 export interface S3StoreOptions {
@@ -22,6 +29,12 @@ export interface S3StoreOptions {
   readonly concurrency: number;
   /** Objects larger than two parts are fetched as ranged parts in parallel. */
   readonly partSize?: number;
+  /** Where retries (warn) and the credential source (infoLevel) are reported. */
+  readonly log?: Pick<Logger, 'warn' | 'info' | 'debug'>;
+  /** The level of informational lines: debug for `list`, whose output is for people at a terminal. */
+  readonly infoLevel?: 'info' | 'debug';
+  /** The environment the SDK reads credentials from, for the credential-source lines (default: process.env). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 // Ranged parts of one object held at most: 4 x 4 MiB keeps a large download
@@ -44,12 +57,14 @@ export class S3Store implements Store {
   private readonly get: ObjectGet;
   private readonly root: string;
   private readonly partSize: number;
+  private readonly retryPolicy: RetryPolicy;
 
   constructor(private readonly options: S3StoreOptions) {
     const { settings } = options;
     this.root = options.prefix ? `${options.prefix}/` : '';
     this.location = `s3://${options.bucket}/${options.prefix}${settings.endpoint ? ` at ${settings.endpoint}` : ''}`;
     this.partSize = options.partSize ?? DEFAULT_PART_SIZE;
+    this.retryPolicy = { windowMs: settings.retryWindowMs, maxAttempts: settings.maxAttempts };
     const agentOptions = { keepAlive: true, maxSockets: options.concurrency + 2 };
     // One connection pool for the SDK's requests (listing) and the direct GETs.
     const agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
@@ -58,13 +73,13 @@ export class S3Store implements Store {
       region: settings.region,
       endpoint: settings.endpoint,
       forcePathStyle: settings.forcePathStyle,
-      credentials: fromNodeProviderChain(),
-      maxAttempts: settings.maxAttempts,
-      retryMode: 'standard',
+      credentials: this.credentialProvider(),
+      // Retries are ours (retryPolicy), logged, over the retry window.
+      maxAttempts: 1,
       ...(settings.checksumMode
         ? { requestChecksumCalculation: settings.checksumMode, responseChecksumValidation: settings.checksumMode }
         : {}),
-      // Response headers that never come are a stall too: the SDK retries the request.
+      // Response headers that never come are a stall too: a TimeoutError, retried like the others.
       requestHandler: {
         connectionTimeout: connectionTimeoutMs,
         requestTimeout: settings.idleTimeoutMs,
@@ -81,30 +96,85 @@ export class S3Store implements Store {
     });
   }
 
+  /** The SDK's Node provider chain, saying once which source it resolved (and warning when several are set up). */
+  private credentialProvider(): ReturnType<typeof fromNodeProviderChain> {
+    const { log: logger, infoLevel = 'info' } = this.options;
+    const env = this.options.env ?? process.env;
+    const chain = fromNodeProviderChain();
+    if (!logger) return chain;
+    const log = { warn: logger.warn.bind(logger), info: logger[infoLevel].bind(logger) };
+    warnIfSeveralSources(log, env);
+    let reported = false;
+    return async (args) => {
+      const credentials = await chain(args);
+      if (!reported) {
+        reported = true;
+        reportCredentials(log, credentials, env);
+      }
+      return credentials;
+    };
+  }
+
   async *list(prefix: string, signal: AbortSignal): AsyncIterable<ObjectInfo> {
+    const where = `s3://${this.options.bucket}/${this.root}${prefix}`;
+    const pager = new ListingPager(where, this.root);
     let token: string | undefined;
     do {
-      let page;
+      const page = await this.listPage(this.root + prefix, token, where, signal);
+      const { objects, next } = pager.accept(page, token);
+      yield* objects;
+      token = next;
+    } while (token !== undefined);
+  }
+
+  /** One page of a listing, retried over the retry window. */
+  private async listPage(prefix: string, token: string | undefined, where: string, signal: AbortSignal) {
+    const retry = new RetryWindow(this.retryPolicy);
+    for (;;) {
+      const command = new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ContinuationToken: token });
+      // The body is cut before the SDK buffers and parses it: a store controls its size.
+      const limit = (next: (args: unknown) => Promise<{ response: { body?: unknown } }>) => async (args: unknown) => {
+        const result = await next(args);
+        const body = result.response.body;
+        if (body instanceof Readable) result.response.body = limitBody(body, MAX_LISTING_PAGE_BYTES);
+        return result;
+      };
+      // After the deserializer: between it and the HTTP handler, so it sees the raw response first.
+      command.middlewareStack.addRelativeTo(limit as unknown as Parameters<typeof command.middlewareStack.addRelativeTo>[0], {
+        relation: 'after',
+        toMiddleware: 'deserializerMiddleware',
+        name: 'sqliteRestoreListingLimit',
+      });
       try {
-        page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.root + prefix, ContinuationToken: token }),
-          { abortSignal: signal },
-        );
+        return await this.client.send(command, { abortSignal: signal });
       } catch (err) {
         signal.throwIfAborted();
-        throw mapS3Error(err, `listing ${this.location}`, this.options.bucket);
+        if ((err as Error)?.name === ListingTooLargeError.name) {
+          throw new TemporaryError(`listing ${where}: the store sent a page of more than ${MAX_LISTING_PAGE_BYTES >> 20} MiB; abandoned (a broken or hostile store?)`);
+        }
+        if (isUnreadableListing(err)) {
+          throw new TemporaryError(`listing ${where}: the store's answer is not a listing that can be read (${firstLine(err)}); a broken S3-compatible store or a proxy in between?`, {
+            cause: err,
+          });
+        }
+        await this.backoff(err, retry, `listing ${where}`, signal);
       }
-      for (const item of page.Contents ?? []) {
-        if (!item.Key?.startsWith(this.root)) continue;
-        yield {
-          key: item.Key.slice(this.root.length),
-          size: item.Size ?? 0,
-          lastModified: item.LastModified ?? new Date(0),
-          etag: item.ETag,
-        };
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    }
+  }
+
+  /**
+   * After a failure: waits for the next attempt, or throws the mapped error
+   * when the failure is not transient or the retry window is spent.
+   */
+  private async backoff(err: unknown, retry: RetryWindow, what: string, signal: AbortSignal): Promise<void> {
+    const next = isTransient(err) ? retry.failed() : undefined;
+    if (!next) {
+      const attempts = isTransient(err) ? retry.attempts : 0;
+      throw mapS3Error(err, what, this.options.bucket, attempts > 0 ? { attempts, elapsedMs: retry.elapsedMs } : undefined);
+    }
+    const report = { what, error: errorSummary(err), attempt: retry.attempts, ...next };
+    this.options.log?.warn({ event: 'retry', ...report }, describeRetry(report));
+    await sleep(next.delayMs, undefined, { signal });
   }
 
   read(info: ObjectInfo, options: ReadOptions): Readable {
@@ -176,7 +246,7 @@ export class S3Store implements Store {
     const key = this.root + info.key;
     const whole = start === 0 && end === info.size;
     let position = start;
-    let failures = 0;
+    const retry = new RetryWindow(this.retryPolicy);
     let etag = info.etag;
     while (position < end || (whole && info.size === 0)) {
       signal.throwIfAborted();
@@ -193,7 +263,7 @@ export class S3Store implements Store {
         body = response.body;
         for await (const chunk of withIdleTimeout(body, this.options.settings.idleTimeoutMs)) {
           position += chunk.length;
-          failures = 0;
+          retry.progress();
           onBytes?.(chunk.length);
           if (position > end) break;
           yield chunk;
@@ -206,15 +276,22 @@ export class S3Store implements Store {
       } catch (err) {
         body?.destroy();
         signal.throwIfAborted();
-        failures += 1;
-        if (!isTransient(err) || failures >= this.options.settings.maxAttempts) {
-          throw mapS3Error(err, `downloading ${info.key}`, this.options.bucket);
-        }
-        // Exponential backoff with jitter, counted per consecutive failure.
-        await sleep(Math.min(10_000, 200 * 2 ** failures) * (0.5 + Math.random() / 2), undefined, { signal });
+        // The window counts from the first failure since bytes last arrived.
+        await this.backoff(err, retry, `downloading ${info.key}`, signal);
       }
     }
   }
+}
+
+/** A 2xx answer the SDK could not parse as a listing (not XML, an impossible date...): retrying would get the same. */
+function isUnreadableListing(err: unknown): boolean {
+  const e = err as { $response?: unknown; $metadata?: { httpStatusCode?: number } } | undefined;
+  const status = e?.$metadata?.httpStatusCode;
+  return e?.$response !== undefined && status !== undefined && status >= 200 && status < 300;
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0] ?? '';
 }
 
 /** Iterates a body, destroying it when no data arrives for `ms`. */

@@ -106,7 +106,6 @@ const DEFAULT_ENV = {
   SQLITE_RESTORE_VERIFY: 'quick',
   SQLITE_RESTORE_TIMEOUT_SECONDS: '900',
   SQLITE_RESTORE_CONCURRENCY: '8',
-  SQLITE_RESTORE_MAX_ATTEMPTS: '6',
   SQLITE_RESTORE_FILE_MODE: '0644',
   SQLITE_RESTORE_LOG_LEVEL: 'info',
 };
@@ -230,6 +229,7 @@ test('static AWS keys with custom Secret key names, a session token, and every o
           'restore.idleTimeoutSeconds=10',
           'restore.concurrency=16',
           'restore.maxAttempts=8',
+          'restore.retryWindowSeconds=120',
           'restore.fileMode=0660',
           'restore.fileUid=0',
           'restore.fileGid=1000',
@@ -265,6 +265,7 @@ test('static AWS keys with custom Secret key names, a session token, and every o
     SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS: '10',
     SQLITE_RESTORE_CONCURRENCY: '16',
     SQLITE_RESTORE_MAX_ATTEMPTS: '8',
+    SQLITE_RESTORE_RETRY_WINDOW_SECONDS: '120',
     SQLITE_RESTORE_FILE_MODE: '0660',
     SQLITE_RESTORE_FILE_UID: '0',
     SQLITE_RESTORE_FILE_GID: '1000',
@@ -329,6 +330,7 @@ test('values.schema.json and the templates reject bad values', async () => {
     { set: ['restore.target.index=0000002a'], error: /target.index needs target.generation/ },
     { set: ['restore.target.match=exact'], error: /target.match is set but no target is/ },
     { set: ['restore.fileMode=644'], error: /fileMode/ }, // a number: must be a quoted string
+    { set: ['restore.retryWindowSeconds=3601'], error: /retryWindowSeconds/ },
     { set: ['restore.replicaUrl=https://bucket.s3.amazonaws.com/db'], error: /replicaUrl/ },
     { set: ['restore.replicaUrl=s3://Bad_Bucket/db'], error: /replicaUrl/ },
     { set: ['restore.verfy=full'], error: /verfy/ },

@@ -36,15 +36,17 @@ export interface MinioCredentials {
 
 /**
  * Starts `minio server` on `dataDir` and waits until its health check passes;
- * a port can be taken between probing and binding, so it retries a few times.
+ * a port can be taken between probing and binding, so it retries a few times
+ * (not with a `fixedPort`, which a test picked in advance).
  */
 export async function launchMinio(
   dataDir: string,
   creds: MinioCredentials,
   health: { check: 'live' | 'ready'; timeoutMs: number },
+  fixedPort?: number,
 ): Promise<{ endpoint: string; process: ManagedProcess }> {
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = fixedPort ?? (await freePort());
     const consolePort = await freePort();
     const proc = startProcess(
       'minio',
@@ -65,7 +67,7 @@ export async function launchMinio(
     const endpoint = `http://127.0.0.1:${port}`;
     if (await waitForMinio(endpoint, proc, health.check, health.timeoutMs)) return { endpoint, process: proc };
     await proc.stop('SIGKILL');
-    if (attempt >= 3) throw new Error(`MinIO on ${dataDir} did not become ready:\n${proc.output()}`);
+    if (attempt >= 3 || fixedPort !== undefined) throw new Error(`MinIO on ${dataDir} did not become ready:\n${proc.output()}`);
   }
 }
 

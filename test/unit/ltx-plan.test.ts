@@ -63,11 +63,12 @@ test('keys: both namings, levels 0-9, 16 lowercase hex digits, min <= max', () =
   assert.equal(ltxKey('file', 1, 3n, 4n), 'ltx/1/0000000000000003-0000000000000004.ltx');
 });
 
-test('no LTX file: no plan (foreign objects alone are not a backup)', () => {
+test('no LTX file: no plan; foreign objects alone are refused, never "no backup" (a first boot)', () => {
   assert.equal(planLtx([]).plan, null);
-  const r = planLtx([obj('README.txt'), obj('0000/junk')]);
-  assert.equal(r.plan, null);
-  assert.equal(r.ignored, 2);
+  assert.throws(
+    () => planLtx([obj('README.txt'), obj('0000/junk')]),
+    (err: unknown) => err instanceof CorruptBackupError && /no litestream-v0\.5 backup: README\.txt .*0000\/junk/.test(err.message),
+  );
 });
 
 test('a snapshot alone', () => {

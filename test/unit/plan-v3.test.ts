@@ -117,10 +117,9 @@ test('no objects: plan is null', () => {
   assert.deepEqual(planV3([]), { plan: null, ignored: 0 });
 });
 
-test('only foreign objects: plan is null and they are counted as ignored', () => {
-  const r = planV3([obj('generations/readme.txt', 1), obj('generations/../../etc/passwd', 2)]);
-  assert.equal(r.plan, null);
-  assert.equal(r.ignored, 2);
+test('only foreign objects: refused naming them, never "no backup" (a first boot)', () => {
+  expectCorrupt([obj('generations/readme.txt', 1), obj('generations/../../etc/passwd', 2)], /no litestream-v0\.3 backup: generations\/readme\.txt .*etc\/passwd/);
+  assert.equal(planV3([]).plan, null);
 });
 
 test('a snapshot alone makes a one-step plan', () => {

@@ -233,7 +233,9 @@ test('metadata.json cross-check: missing or unusable is a warning, a lagging one
 
 test('an empty replica has no plan; WAL copies or metadata without a snapshot are refused', () => {
   assert.equal(planZlayer([], { state: 'missing' }), null);
-  assert.equal(planZlayer([obj('wal/notes.txt', 1)], { state: 'missing' }), null, 'only foreign objects: nothing of this layout');
+  // Something under the layout's prefixes is never "no backup" (a first boot).
+  assert.throws(() => planZlayer([obj('wal/notes.txt', 1)], { state: 'missing' }), /no zlayer backup: wal\/notes\.txt/);
+  assert.throws(() => planZlayer([obj('metadata.json.bak', 1)], { state: 'missing' }), /no zlayer backup: metadata\.json\.bak/);
   assert.throws(() => planZlayer([obj(crateWalKey(5), 1)], { state: 'missing' }), /holds 1 WAL copy but no snapshot/);
   assert.throws(() => planZlayer([], ok(null)), /holds metadata\.json but no snapshot/);
 });

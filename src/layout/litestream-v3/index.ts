@@ -1,14 +1,12 @@
 // The Litestream v0.3 layout: lists the replica and plans a restore to the
 // newest state, a generation (+ WAL index) or a time.
-import type { ObjectInfo, Store } from '../../store/store.js';
+import { collectListing, type ListEntry, type Store } from '../../store/store.js';
 import type { Layout, Listing, RestorePlan } from '../layout.js';
 import { checkTargetSupported, type RestoreTarget } from '../target.js';
 import { LAYOUT_NAME, listV3, planV3 } from './plan.js';
 
-async function listAll(store: Store, signal: AbortSignal): Promise<ObjectInfo[]> {
-  const objects: ObjectInfo[] = [];
-  for await (const object of store.list('generations/', signal)) objects.push(object);
-  return objects;
+function listAll(store: Store, signal: AbortSignal): Promise<ListEntry[]> {
+  return collectListing(store, ['generations/'], signal);
 }
 
 export const litestreamV3: Layout = {

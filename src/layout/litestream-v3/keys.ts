@@ -21,6 +21,13 @@ export function parseV3Key(key: string): V3Key | undefined {
   return undefined;
 }
 
+const PLACE = /^generations(\/[0-9a-f]{16}(\/(snapshots|wal))?)?$/;
+
+/** Whether the key is where an object or a directory of this layout belongs. */
+export function isV3Place(key: string): boolean {
+  return PLACE.test(key) || parseV3Key(key) !== undefined;
+}
+
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 
 export function snapshotKey(generation: string, index: number): string {

@@ -23,11 +23,12 @@
 // generation's last object (Litestream may have stopped, writes may be lost)
 // needs at-or-before, and one before every snapshot is never reachable.
 import { CorruptBackupError, TargetUnreachableError } from '../../errors.js';
-import type { ObjectInfo } from '../../store/store.js';
+import type { ListEntry, ObjectInfo } from '../../store/store.js';
+import { irregularDetails, irregularNotes, irregularWarnings, nothingUsable, refuseIrregular, sortFound } from '../found.js';
 import type { Listing, ListingTable, RestorePlan, WalStep } from '../layout.js';
 import { describeTarget, type GenerationTarget, type RestoreTarget, type TimeTarget } from '../target.js';
 import { v3Applier } from './apply.js';
-import { parseV3Key, snapshotKey, walKey } from './keys.js';
+import { isV3Place, parseV3Key, snapshotKey, walKey } from './keys.js';
 
 export const LAYOUT_NAME = 'litestream-v0.3';
 
@@ -57,13 +58,15 @@ export interface V3Listing {
 }
 
 /** The listing grouped by generation; snapshots by index, WAL by (index, offset), both ascending. */
-export function groupV3(objects: Iterable<ObjectInfo>): { generations: Generation[]; ignored: number } {
+export function groupV3(objects: Iterable<ObjectInfo>): { generations: Generation[]; ignored: number; ignoredKeys: string[] } {
   const generations = new Map<string, Generation>();
   let ignored = 0;
+  const ignoredKeys: string[] = [];
   for (const object of objects) {
     const key = parseV3Key(object.key);
     if (!key) {
       ignored += 1;
+      if (ignoredKeys.length < 3) ignoredKeys.push(object.key);
       continue;
     }
     let gen = generations.get(key.generation);
@@ -79,13 +82,23 @@ export function groupV3(objects: Iterable<ObjectInfo>): { generations: Generatio
     gen.snapshots.sort((a, b) => a.index - b.index);
     gen.wal.sort((a, b) => a.index - b.index || a.offset - b.offset);
   }
-  return { generations: [...generations.values()], ignored };
+  return { generations: [...generations.values()], ignored, ignoredKeys };
 }
 
-export function planV3(objects: Iterable<ObjectInfo>, target: RestoreTarget = 'latest'): V3Listing {
-  const { generations, ignored } = groupV3(objects);
-  if (generations.length === 0) return { plan: null, ignored };
-  const warnings: string[] = [];
+/**
+ * The plan for `target` from a listing of generations/; null when it is empty.
+ * Irregular entries where objects belong, or entries but no generation, are
+ * refused (found.ts).
+ */
+export function planV3(entries: Iterable<ListEntry>, target: RestoreTarget = 'latest'): V3Listing {
+  const found = sortFound(entries, isV3Place);
+  refuseIrregular(found, LAYOUT_NAME);
+  const { generations, ignored, ignoredKeys } = groupV3(found.objects);
+  if (generations.length === 0) {
+    if (ignored > 0 || found.elsewhere.length > 0) throw nothingUsable(LAYOUT_NAME, 'generations/', ignoredKeys, found);
+    return { plan: null, ignored };
+  }
+  const warnings: string[] = irregularWarnings(found);
   if (ignored > 0) warnings.push(`${ignored} object(s) under generations/ do not follow the Litestream v0.3 naming and were ignored`);
 
   let plan: RestorePlan;
@@ -265,11 +278,12 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const hex8 = (n: number) => n.toString(16).padStart(8, '0');
 
 /** Every generation with its snapshots and WAL indexes, oldest update first. */
-export function listV3(objects: Iterable<ObjectInfo>): Listing {
-  const { generations, ignored } = groupV3(objects);
+export function listV3(entries: Iterable<ListEntry>): Listing {
+  const found = sortFound(entries, isV3Place);
+  const { generations, ignored } = groupV3(found.objects);
   generations.sort((a, b) => a.updatedAt - b.updatedAt);
   const newest = generations[generations.length - 1];
-  const notes: string[] = [];
+  const notes: string[] = irregularNotes(found, LAYOUT_NAME);
   if (ignored > 0) notes.push(`${ignored} object(s) under generations/ do not follow the Litestream v0.3 naming and were ignored`);
   const tables: ListingTable[] = [];
   const details = generations.map((gen) => {
@@ -305,5 +319,5 @@ export function listV3(objects: Iterable<ObjectInfo>): Listing {
     });
     return { generation: gen.id, newest: gen === newest, updatedAt: iso(gen.updatedAt), restorable, snapshots, wal };
   });
-  return { layout: LAYOUT_NAME, details: { generations: details, ignoredObjects: ignored }, tables, notes };
+  return { layout: LAYOUT_NAME, details: { generations: details, ignoredObjects: ignored, irregularEntries: irregularDetails(found) }, tables, notes };
 }

@@ -1,7 +1,7 @@
 // The Litestream v0.5 layout: lists the LTX levels and plans a restore to the
 // newest state, a TXID or a time (the latter reads a few LTX headers).
 import { CorruptBackupError } from '../../errors.js';
-import { readHead, type ObjectInfo, type Store } from '../../store/store.js';
+import { collectListing, isIrregular, readHead, type ListEntry, type Store } from '../../store/store.js';
 import type { Layout, Listing, RestorePlan } from '../layout.js';
 import { checkTargetSupported, type RestoreTarget } from '../target.js';
 import { LTX_HEADER_SIZE, parseLtxHeader } from './decoder.js';
@@ -15,17 +15,10 @@ export function ltxPrefixes(): string[] {
   return prefixes;
 }
 
-async function listAll(store: Store, signal: AbortSignal): Promise<ObjectInfo[]> {
+function listAll(store: Store, signal: AbortSignal): Promise<ListEntry[]> {
   // One listing per level rather than one of the whole prefix, so other
   // things stored next to the replica are neither read nor reported.
-  const listings = await Promise.all(
-    ltxPrefixes().map(async (prefix) => {
-      const objects: ObjectInfo[] = [];
-      for await (const object of store.list(prefix, signal)) objects.push(object);
-      return objects;
-    }),
-  );
-  return listings.flat();
+  return collectListing(store, ltxPrefixes(), signal);
 }
 
 /** The time (ms) in a file's LTX header, read with one ranged request; the header must match the name. */
@@ -57,6 +50,7 @@ export const litestreamV5: Layout = {
   async list(store: Store, signal: AbortSignal): Promise<Listing> {
     const objects = await listAll(store, signal);
     const files = objects.flatMap((object) => {
+      if (isIrregular(object)) return [];
       const key = parseLtxKey(object.key);
       return key ? [{ object, minTxid: key.minTxid, maxTxid: key.maxTxid }] : [];
     });

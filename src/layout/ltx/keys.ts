@@ -34,6 +34,13 @@ export function parseLtxKey(key: string): LtxKey | undefined {
   return { style, level, minTxid, maxTxid };
 }
 
+const PLACE = /^(ltx(\/(0|[1-9][0-9]?))?|[0-9a-f]{4})$/;
+
+/** Whether the key is where an LTX file or a level directory belongs. */
+export function isLtxPlace(key: string): boolean {
+  return PLACE.test(key) || parseLtxKey(key) !== undefined;
+}
+
 export function txidHex(txid: bigint): string {
   return txid.toString(16).padStart(16, '0');
 }

@@ -24,11 +24,12 @@
 // newest file, the state at the target is unknown, and only at-or-before
 // restores. Before the oldest restorable state nothing does.
 import { CorruptBackupError, TargetUnreachableError } from '../../errors.js';
-import type { ObjectInfo } from '../../store/store.js';
+import type { ListEntry, ObjectInfo } from '../../store/store.js';
+import { irregularDetails, irregularNotes, irregularWarnings, nothingUsable, refuseIrregular, sortFound, type Found } from '../found.js';
 import type { Listing, ListingTable, LtxStep, RestorePlan } from '../layout.js';
 import { describeTarget, type RestoreTarget, type TimeTarget, type TxidTarget } from '../target.js';
 import { ltxApplier } from './apply.js';
-import { ltxKey, parseLtxKey, SNAPSHOT_LEVEL, txidHex, type KeyStyle } from './keys.js';
+import { isLtxPlace, ltxKey, parseLtxKey, SNAPSHOT_LEVEL, txidHex, type KeyStyle } from './keys.js';
 
 export const LAYOUT_NAME = 'litestream-v0.5';
 
@@ -49,6 +50,7 @@ interface Parsed {
   readonly files: LtxFile[];
   readonly style: KeyStyle;
   readonly ignored: number;
+  readonly found: Found;
   readonly warnings: string[];
   /** Level-9 files starting at TXID 1. */
   readonly snapshots: LtxFile[];
@@ -58,26 +60,35 @@ interface Parsed {
   readonly incremental: LtxFile[];
 }
 
-function parse(objects: Iterable<ObjectInfo>): Parsed | { ignored: number } {
+interface Unparsed {
+  readonly ignored: number;
+  readonly ignoredKeys: string[];
+  readonly found: Found;
+}
+
+function parse(entries: Iterable<ListEntry>): Parsed | Unparsed {
+  const found = sortFound(entries, isLtxPlace);
   const files: LtxFile[] = [];
   const styles = new Set<KeyStyle>();
   let ignored = 0;
-  for (const object of objects) {
+  const ignoredKeys: string[] = [];
+  for (const object of found.objects) {
     const key = parseLtxKey(object.key);
     if (!key) {
       ignored += 1;
+      if (ignoredKeys.length < 3) ignoredKeys.push(object.key);
       continue;
     }
     styles.add(key.style);
     files.push({ object, level: key.level, minTxid: key.minTxid, maxTxid: key.maxTxid });
   }
-  if (files.length === 0) return { ignored };
+  if (files.length === 0) return { ignored, ignoredKeys, found };
   if (styles.size > 1) {
     throw new CorruptBackupError(
       'ambiguous backup: the replica holds LTX files both under ltx/<level>/ (file replica naming) and under <level as 4 hex digits>/ (S3 naming); is more than one Litestream writing here?',
     );
   }
-  const warnings: string[] = [];
+  const warnings: string[] = irregularWarnings(found);
   if (ignored > 0) warnings.push(`${ignored} object(s) do not follow the Litestream v0.5 LTX naming and were ignored`);
   // Level 9 holds snapshots only, which always start at TXID 1.
   const strays = files.filter((f) => f.level === SNAPSHOT_LEVEL && f.minTxid !== 1n);
@@ -88,6 +99,7 @@ function parse(objects: Iterable<ObjectInfo>): Parsed | { ignored: number } {
     files,
     style: [...styles][0] as KeyStyle,
     ignored,
+    found,
     warnings,
     strays,
     snapshots: files.filter((f) => f.level === SNAPSHOT_LEVEL && f.minTxid === 1n),
@@ -145,9 +157,20 @@ function oldestRestorable(p: Parsed): bigint | undefined {
   );
 }
 
-export function planLtx(objects: Iterable<ObjectInfo>, target: RestoreTarget = 'latest'): LtxListing {
-  const p = parse(objects);
-  if (!('files' in p)) return { plan: null, ignored: p.ignored };
+/**
+ * Refuses irregular entries where LTX files belong, and a listing with
+ * entries but no LTX file (found.ts); true when there are LTX files.
+ */
+function usable(p: Parsed | Unparsed): p is Parsed {
+  refuseIrregular(p.found, LAYOUT_NAME);
+  if ('files' in p) return true;
+  if (p.ignored > 0 || p.found.elsewhere.length > 0) throw nothingUsable(LAYOUT_NAME, 'ltx/ and the level directories', p.ignoredKeys, p.found);
+  return false;
+}
+
+export function planLtx(entries: Iterable<ListEntry>, target: RestoreTarget = 'latest'): LtxListing {
+  const p = parse(entries);
+  if (!usable(p)) return { plan: null, ignored: p.ignored };
   if (target !== 'latest' && target.kind !== 'txid') {
     throw new CorruptBackupError(`internal: ${target.kind} targets of the ${LAYOUT_NAME} layout are resolved to a TXID first`);
   }
@@ -235,9 +258,9 @@ export interface ResolvedTime {
  * from one clock, in TXID order. Throws TargetUnreachableError as described
  * at the top of this file.
  */
-export async function resolveLtxTime(objects: Iterable<ObjectInfo>, target: TimeTarget, timestampOf: TimestampOf): Promise<ResolvedTime | null> {
-  const p = parse(objects);
-  if (!('files' in p)) return null;
+export async function resolveLtxTime(entries: Iterable<ListEntry>, target: TimeTarget, timestampOf: TimestampOf): Promise<ResolvedTime | null> {
+  const p = parse(entries);
+  if (!usable(p)) return null;
   const ends = reachableEnds(p);
   if (ends.length === 0) throw noSnapshot(p);
   const oldest = ends[0] as bigint;
@@ -312,7 +335,7 @@ function reachableEnds(p: Parsed): bigint[] {
 }
 
 /** A time target: resolves the TXID, then plans to it exactly; the marker shows both. */
-export async function planLtxAtTime(objects: ObjectInfo[], target: TimeTarget, timestampOf: TimestampOf): Promise<LtxListing> {
+export async function planLtxAtTime(objects: ListEntry[], target: TimeTarget, timestampOf: TimestampOf): Promise<LtxListing> {
   const resolved = await resolveLtxTime(objects, target, timestampOf);
   if (!resolved) return planLtx(objects);
   const { plan, ignored } = planLtx(objects, { kind: 'txid', txid: resolved.txid, match: 'exact' });
@@ -341,17 +364,22 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * `timestamps` has it (key -> ms) and its upload time, and the TXID range a
  * restore can reach.
  */
-export function listLtx(objects: Iterable<ObjectInfo>, timestamps: ReadonlyMap<string, number | string> = new Map()): Listing {
-  const p = parse(objects);
+export function listLtx(entries: Iterable<ListEntry>, timestamps: ReadonlyMap<string, number | string> = new Map()): Listing {
+  const p = parse(entries);
+  const irregularEntries = irregularDetails(p.found);
   if (!('files' in p)) {
     return {
       layout: LAYOUT_NAME,
-      details: { levels: [], restorable: null, ignoredObjects: p.ignored },
+      details: { levels: [], restorable: null, ignoredObjects: p.ignored, irregularEntries },
       tables: [],
-      notes: p.ignored > 0 ? [`${p.ignored} object(s) do not follow the Litestream v0.5 LTX naming and were ignored`] : [],
+      notes: [
+        ...irregularNotes(p.found, LAYOUT_NAME),
+        ...(p.ignored > 0 ? [`${p.ignored} object(s) do not follow the Litestream v0.5 LTX naming and were ignored`] : []),
+      ],
     };
   }
-  const notes = [...p.warnings];
+  // The warnings without the irregular ones, which the notes give with what a restore does about them.
+  const notes = [...irregularNotes(p.found, LAYOUT_NAME), ...p.warnings.filter((w) => !irregularWarnings(p.found).includes(w))];
   let restorable: { fromTxid: string; toTxid: string } | null = null;
   const oldest = oldestRestorable(p);
   if (oldest === undefined) {
@@ -392,5 +420,5 @@ export function listLtx(objects: Iterable<ObjectInfo>, timestamps: ReadonlyMap<s
   if (restorable) tables.unshift({ title: 'restorable', columns: ['FROM TXID', 'TO TXID'], rows: [[restorable.fromTxid, restorable.toTxid]] });
   const unread = [...timestamps.values()].filter((t) => typeof t === 'string');
   if (unread.length > 0) notes.push(`${unread.length} LTX header(s) could not be read, e.g. ${unread[0]}`);
-  return { layout: LAYOUT_NAME, details: { levels: details, restorable, ignoredObjects: p.ignored }, tables, notes };
+  return { layout: LAYOUT_NAME, details: { levels: details, restorable, ignoredObjects: p.ignored, irregularEntries }, tables, notes };
 }

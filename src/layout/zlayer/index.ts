@@ -2,7 +2,7 @@
 // lists snapshots/ and wal/, reads metadata.json, and plans the best-effort
 // restore described in plan.ts. Only the newest state can be restored.
 import { CorruptBackupError } from '../../errors.js';
-import type { ObjectInfo, Store } from '../../store/store.js';
+import { collectListing, isIrregular, type ListEntry, type ObjectInfo, type Store } from '../../store/store.js';
 import type { Layout, Listing, RestorePlan } from '../layout.js';
 import { checkTargetSupported, type RestoreTarget } from '../target.js';
 import { METADATA_KEY, SNAPSHOTS_PREFIX, WAL_PREFIX } from './keys.js';
@@ -12,21 +12,17 @@ import { LAYOUT_NAME, listZlayer, planZlayer } from './plan.js';
 /** Where detection looks: any object under these means the replica holds this layout. */
 export const ZLAYER_PREFIXES = [SNAPSHOTS_PREFIX, WAL_PREFIX, METADATA_KEY] as const;
 
-async function listAll(store: Store, signal: AbortSignal): Promise<ObjectInfo[]> {
-  const listings = await Promise.all(
-    [SNAPSHOTS_PREFIX, WAL_PREFIX].map(async (prefix) => {
-      const objects: ObjectInfo[] = [];
-      for await (const object of store.list(prefix, signal)) objects.push(object);
-      return objects;
-    }),
-  );
-  return listings.flat();
+function listAll(store: Store, signal: AbortSignal): Promise<ListEntry[]> {
+  return collectListing(store, ZLAYER_PREFIXES, signal);
 }
 
-/** metadata.json, if present; storage errors propagate, unusable content is reported as invalid. */
-export async function readMetadata(store: Store, signal: AbortSignal): Promise<MetadataState> {
-  let info: ObjectInfo | undefined;
-  for await (const object of store.list(METADATA_KEY, signal)) if (object.key === METADATA_KEY) info = object;
+/**
+ * metadata.json, if the listing holds it as a regular object; storage errors
+ * propagate, unusable content is reported as invalid. (One that is not a
+ * regular file makes the plan refuse the replica: found.ts.)
+ */
+export async function readMetadata(store: Store, entries: readonly ListEntry[], signal: AbortSignal): Promise<MetadataState> {
+  const info = entries.find((e): e is ObjectInfo => e.key === METADATA_KEY && !isIrregular(e));
   if (!info) return { state: 'missing' };
   if (info.size > METADATA_MAX_BYTES) return { state: 'invalid', reason: `${info.size} bytes, more than a metadata file holds` };
   const chunks: Buffer[] = [];
@@ -44,11 +40,11 @@ export const zlayer: Layout = {
   name: LAYOUT_NAME,
   async plan(store: Store, signal: AbortSignal, target: RestoreTarget = 'latest'): Promise<RestorePlan | null> {
     checkTargetSupported(zlayer, target);
-    const [objects, metadata] = await Promise.all([listAll(store, signal), readMetadata(store, signal)]);
-    return planZlayer(objects, metadata);
+    const entries = await listAll(store, signal);
+    return planZlayer(entries, await readMetadata(store, entries, signal));
   },
   async list(store: Store, signal: AbortSignal): Promise<Listing> {
-    const [objects, metadata] = await Promise.all([listAll(store, signal), readMetadata(store, signal)]);
-    return listZlayer(objects, metadata);
+    const entries = await listAll(store, signal);
+    return listZlayer(entries, await readMetadata(store, entries, signal));
   },
 };

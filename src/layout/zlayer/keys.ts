@@ -52,6 +52,11 @@ export function parseZlayerKey(key: string): ZlayerKey | undefined {
   return undefined;
 }
 
+/** Whether the key is where an object or a directory of this layout belongs. */
+export function isZlayerPlace(key: string): boolean {
+  return key === 'snapshots' || key === 'wal' || parseZlayerKey(key) !== undefined;
+}
+
 export function snapshotKey(time: Date): string {
   return `${SNAPSHOTS_PREFIX}${formatSnapshotStamp(time)}.sqlite.zst`;
 }

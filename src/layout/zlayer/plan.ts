@@ -6,9 +6,10 @@
 // counter and the result passes integrity_check; finally the snapshot alone.
 // Pure: a listing and metadata.json in, plans out.
 import { CorruptBackupError } from '../../errors.js';
-import type { ObjectInfo } from '../../store/store.js';
+import type { ListEntry, ObjectInfo } from '../../store/store.js';
+import { irregularDetails, irregularNotes, irregularWarnings, nothingUsable, refuseIrregular, sortFound } from '../found.js';
 import type { Listing, RestorePlan, SnapshotStep, WalStep } from '../layout.js';
-import { parseZlayerKey, snapshotKeyIn, SNAPSHOTS_PREFIX, WAL_PREFIX } from './keys.js';
+import { isZlayerPlace, METADATA_KEY, parseZlayerKey, snapshotKeyIn, SNAPSHOTS_PREFIX, WAL_PREFIX } from './keys.js';
 import type { MetadataState } from './metadata.js';
 import { zlayerApplier } from './apply.js';
 
@@ -32,8 +33,10 @@ export interface ZlayerObjects {
   readonly snapshots: ZlayerSnapshot[];
   /** Newest first, by LastModified (then sequence). */
   readonly wal: ZlayerWal[];
-  /** Keys under snapshots/ and wal/ that do not follow the crate's naming. */
+  /** Keys under snapshots/ and wal/ (or beginning with metadata.json) that do not follow the crate's naming. */
   readonly ignored: number;
+  /** A few of them, for messages. */
+  readonly ignoredKeys: string[];
 }
 
 export interface WalSelection {
@@ -48,11 +51,15 @@ export function classify(objects: Iterable<ObjectInfo>): ZlayerObjects {
   const snapshots: ZlayerSnapshot[] = [];
   const wal: ZlayerWal[] = [];
   let ignored = 0;
+  const ignoredKeys: string[] = [];
   for (const object of objects) {
     const key = parseZlayerKey(object.key);
     if (key?.type === 'snapshot') snapshots.push({ object, stamp: key.stamp, time: key.time });
     else if (key?.type === 'wal') wal.push({ object, sequence: key.sequence });
-    else if (object.key.startsWith(SNAPSHOTS_PREFIX) || object.key.startsWith(WAL_PREFIX)) ignored += 1;
+    else if (!key && [SNAPSHOTS_PREFIX, WAL_PREFIX, METADATA_KEY].some((prefix) => object.key.startsWith(prefix))) {
+      ignored += 1;
+      if (ignoredKeys.length < 3) ignoredKeys.push(object.key);
+    }
   }
   snapshots.sort((a, b) => b.time.getTime() - a.time.getTime());
   wal.sort(
@@ -61,7 +68,7 @@ export function classify(objects: Iterable<ObjectInfo>): ZlayerObjects {
       (b.sequence > a.sequence ? 1 : b.sequence < a.sequence ? -1 : 0) ||
       (b.object.key > a.object.key ? 1 : -1),
   );
-  return { snapshots, wal, ignored };
+  return { snapshots, wal, ignored, ignoredKeys };
 }
 
 /** Splits WAL copies (newest first) by when they were written relative to the snapshot object. */
@@ -107,16 +114,25 @@ function crossCheck(metadata: MetadataState, newest: ZlayerSnapshot, snapshots: 
   ];
 }
 
-/** The restore plan: the newest snapshot with each candidate WAL copy, then alone; null when the replica is empty. */
+/**
+ * The restore plan: the newest snapshot with each candidate WAL copy, then
+ * alone; null when the replica is empty. Irregular entries where objects
+ * belong, or entries but no object of the layout, are refused (found.ts).
+ */
 export function planZlayer(
-  objects: Iterable<ObjectInfo>,
+  entries: Iterable<ListEntry>,
   metadata: MetadataState,
   maxWalCandidates = MAX_WAL_CANDIDATES,
 ): RestorePlan | null {
-  const { snapshots, wal, ignored } = classify(objects);
+  const found = sortFound(entries, isZlayerPlace);
+  refuseIrregular(found, LAYOUT_NAME);
+  const { snapshots, wal, ignored, ignoredKeys } = classify(found.objects);
   const newest = snapshots[0];
   if (!newest) {
-    if (wal.length === 0 && metadata.state === 'missing') return null;
+    if (wal.length === 0 && metadata.state === 'missing') {
+      if (ignored > 0 || found.elsewhere.length > 0) throw nothingUsable(LAYOUT_NAME, 'snapshots/, wal/ and metadata.json', ignoredKeys, found);
+      return null;
+    }
     const held = [wal.length > 0 ? plural(wal.length, 'WAL copy', 'WAL copies') : '', metadata.state !== 'missing' ? 'metadata.json' : '']
       .filter(Boolean)
       .join(' and ');
@@ -124,7 +140,7 @@ export function planZlayer(
       `the zlayer replica holds ${held} but no snapshot (the crate may not have taken its first one yet, or it was deleted); a WAL copy cannot be restored without one`,
     );
   }
-  const warnings: string[] = [];
+  const warnings: string[] = irregularWarnings(found);
   if (ignored > 0) warnings.push(`${plural(ignored, 'object', 'objects')} under snapshots/ or wal/ do not follow the zlayer-storage naming and were ignored`);
   warnings.push(...crossCheck(metadata, newest, snapshots));
   const uploadedLater = snapshots.find((s) => s.object.lastModified.getTime() > newest.object.lastModified.getTime());
@@ -188,10 +204,11 @@ export function planZlayer(
 }
 
 /** Everything the replica holds, for `sqlite-s3-restore list`. */
-export function listZlayer(objects: Iterable<ObjectInfo>, metadata: MetadataState): Listing {
-  const { snapshots, wal, ignored } = classify(objects);
+export function listZlayer(entries: Iterable<ListEntry>, metadata: MetadataState): Listing {
+  const found = sortFound(entries, isZlayerPlace);
+  const { snapshots, wal, ignored } = classify(found.objects);
   const newest = snapshots[0];
-  const notes: string[] = [];
+  const notes: string[] = irregularNotes(found, LAYOUT_NAME);
   if (ignored > 0) notes.push(`${plural(ignored, 'object', 'objects')} under snapshots/ or wal/ do not follow the zlayer-storage naming and were ignored`);
   if (metadata.state === 'missing') notes.push('metadata.json is missing');
   else if (metadata.state === 'invalid') notes.push(`metadata.json could not be used: ${metadata.reason}`);
@@ -213,6 +230,7 @@ export function listZlayer(objects: Iterable<ObjectInfo>, metadata: MetadataStat
     snapshots: snapshots.map((s) => ({ key: s.object.key, time: iso(s.time), bytes: s.object.size, uploaded: iso(s.object.lastModified), newest: s === newest })),
     wal: wal.map((w) => ({ key: w.object.key, sequence: w.sequence.toString(), bytes: w.object.size, uploaded: iso(w.object.lastModified), written: position(w) })),
     ignoredObjects: ignored,
+    irregularEntries: irregularDetails(found),
   };
   return {
     layout: LAYOUT_NAME,

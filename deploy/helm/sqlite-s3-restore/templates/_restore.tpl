@@ -40,7 +40,8 @@ markerPath: ""
 timeoutSeconds: 900
 idleTimeoutSeconds: null
 concurrency: 8
-maxAttempts: 6
+maxAttempts: null
+retryWindowSeconds: null
 fileMode: "0644"
 fileUid: null
 fileGid: null
@@ -190,6 +191,7 @@ by key; lists are replaced whole.
 {{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS" "value" $v.idleTimeoutSeconds) }}
 {{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_CONCURRENCY" "value" $v.concurrency) }}
 {{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_MAX_ATTEMPTS" "value" $v.maxAttempts) }}
+{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_RETRY_WINDOW_SECONDS" "value" $v.retryWindowSeconds) }}
 {{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_FILE_MODE" "value" $v.fileMode) }}
 {{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_FILE_UID" "value" $v.fileUid) }}
 {{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_FILE_GID" "value" $v.fileGid) }}
