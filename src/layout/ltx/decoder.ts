@@ -131,7 +131,7 @@ export function parseLtxHeader(bytes: Uint8Array, name: string): LtxHeader {
   }
   // A SQLite database in WAL mode always has at least one page.
   if (header.commit === 0) throw fail('database size 0 after apply');
-  if (!(header.timestamp >= 0 && header.timestamp <= MAX_TIME)) throw fail(`timestamp ${header.timestamp} ms is out of range`);
+  if (!(header.timestamp >= 0 && header.timestamp <= MAX_TIME)) throw fail(`timestamp ${view.getBigInt64(32)} ms is out of range`);
   if (header.walOffset < 0n || header.walSize < 0n) throw fail('negative WAL offset or size');
   const noChecksum = (header.flags & HEADER_FLAG_NO_CHECKSUM) !== 0;
   if (isSnapshot(header) || noChecksum) {
