@@ -16,6 +16,7 @@
 // bytes after it are left unconsumed.
 import { CorruptBackupError } from '../errors.js';
 import type { Decoder } from './decoder.js';
+import { ItemReader } from './item-reader.js';
 import { decodeBlock, Lz4BlockError } from './lz4-block.js';
 import { getXxhash, updateInSlices, xxh32, type XXHashApi } from './xxhash.js';
 
@@ -72,18 +73,10 @@ export class Lz4FrameDecoder implements Decoder {
   private readonly single: boolean;
   private readonly checksums: boolean;
 
-  private input: Uint8Array = new Uint8Array(0);
-  private inputOffset = 0;
+  private readonly reader = new ItemReader();
   private state: State = State.Magic;
   /** Bytes needed to leave the current state (not used for State.Skip). */
   private need = 4;
-  /** Staging buffer for items that span input chunks. */
-  private stage = new Uint8Array(16);
-  private staged = 0;
-  /** Position in the whole input, for error messages. */
-  private inputPos = 0;
-  /** Input position at which the item being assembled starts. */
-  private itemPos = 0;
 
   private lz4Frames = 0;
   private skipRemaining = 0;
@@ -120,7 +113,7 @@ export class Lz4FrameDecoder implements Decoder {
 
   /** Bytes of the last pushed chunk not consumed (in single mode: what follows the frame). */
   get unconsumed(): number {
-    return this.input.length - this.inputOffset;
+    return this.reader.available;
   }
 
   /** Single mode: the frame has been read completely. */
@@ -129,24 +122,20 @@ export class Lz4FrameDecoder implements Decoder {
   }
 
   push(chunk: Uint8Array): void {
-    if (this.inputOffset < this.input.length) throw new Error('Lz4FrameDecoder.push called before the previous chunk was read');
-    this.input = chunk;
-    this.inputOffset = 0;
+    this.reader.push(chunk, 'Lz4FrameDecoder');
   }
 
   read(): Uint8Array | undefined {
     for (;;) {
       if (this.state === State.Done) return undefined;
       if (this.state === State.Skip) {
-        const n = Math.min(this.skipRemaining, this.input.length - this.inputOffset);
+        const n = this.reader.takeSome(this.skipRemaining).length;
         if (n === 0) return undefined;
-        this.inputOffset += n;
-        this.inputPos += n;
         this.skipRemaining -= n;
         if (this.skipRemaining === 0) this.setState(State.Magic, 4);
         continue;
       }
-      const item = this.take();
+      const item = this.reader.take(this.need);
       if (!item) return undefined;
       const output = this.handle(item);
       if (output) return output;
@@ -170,15 +159,15 @@ export class Lz4FrameDecoder implements Decoder {
   }
 
   private where(): string {
-    return `frame ${this.lz4Frames} at input offset ${this.itemPos}`;
+    return `frame ${this.lz4Frames} at input offset ${this.reader.itemPosition}`;
   }
 
   /** Undefined when the input ended cleanly after at least one frame. */
   private endProblem(): CorruptBackupError | undefined {
     if (this.state === State.Done) return undefined;
-    if (this.state === State.Magic && this.staged === 0) {
+    if (this.state === State.Magic && !this.reader.partial) {
       if (this.lz4Frames === 0) {
-        return this.fail(this.inputPos === 0 ? 'empty LZ4 input (no frame)' : 'LZ4 input holds no LZ4 frame');
+        return this.fail(this.reader.position === 0 ? 'empty LZ4 input (no frame)' : 'LZ4 input holds no LZ4 frame');
       }
       return this.single ? this.fail('truncated LZ4 frame') : undefined;
     }
@@ -205,36 +194,12 @@ export class Lz4FrameDecoder implements Decoder {
         what = `in the content checksum of frame ${this.lz4Frames}`;
         break;
     }
-    return this.fail(`truncated LZ4 input: it ends ${what} (after ${this.inputPos} bytes)`);
-  }
-
-  /** The next `need` bytes as one array (copied only when they span chunks), or undefined. */
-  private take(): Uint8Array | undefined {
-    const need = this.need;
-    const available = this.input.length - this.inputOffset;
-    if (this.staged === 0 && available >= need) {
-      const item = this.input.subarray(this.inputOffset, this.inputOffset + need);
-      this.itemPos = this.inputPos;
-      this.inputOffset += need;
-      this.inputPos += need;
-      return item;
-    }
-    if (available === 0) return undefined;
-    if (this.staged === 0) this.itemPos = this.inputPos;
-    const n = Math.min(need - this.staged, available);
-    this.stage.set(this.input.subarray(this.inputOffset, this.inputOffset + n), this.staged);
-    this.staged += n;
-    this.inputOffset += n;
-    this.inputPos += n;
-    if (this.staged < need) return undefined;
-    this.staged = 0;
-    return this.stage.subarray(0, need);
+    return this.fail(`truncated LZ4 input: it ends ${what} (after ${this.reader.position} bytes)`);
   }
 
   private setState(state: State, need: number): void {
     this.state = state;
     this.need = need;
-    if (need > this.stage.length) this.stage = new Uint8Array(need);
   }
 
   /** Handles one complete item; returns decoded output when it was a block that produced some. */
@@ -250,9 +215,9 @@ export class Lz4FrameDecoder implements Decoder {
         } else if ((magic & SKIPPABLE_MAGIC_MASK) >>> 0 === SKIPPABLE_MAGIC_BASE) {
           this.setState(State.SkipSize, 4);
         } else if (magic === LEGACY_MAGIC) {
-          throw this.fail(`legacy LZ4 format is not supported (at input offset ${this.itemPos})`);
+          throw this.fail(`legacy LZ4 format is not supported (at input offset ${this.reader.itemPosition})`);
         } else {
-          throw this.fail(`not an LZ4 frame: bad magic number ${hex(magic)} at input offset ${this.itemPos} (expected ${hex(FRAME_MAGIC)})`);
+          throw this.fail(`not an LZ4 frame: bad magic number ${hex(magic)} at input offset ${this.reader.itemPosition} (expected ${hex(FRAME_MAGIC)})`);
         }
         return undefined;
       }

@@ -22,6 +22,7 @@
 // page encodings are decoded by the shared codecs (src/codec/).
 import { Crc64 } from '../../codec/crc64.js';
 import { decodeBlock, Lz4BlockError } from '../../codec/lz4-block.js';
+import { ItemReader } from '../../codec/item-reader.js';
 import { Lz4FrameDecoder } from '../../codec/lz4-frame.js';
 import { getXxhash } from '../../codec/xxhash.js';
 import { CorruptBackupError } from '../../errors.js';
@@ -172,14 +173,7 @@ export class LtxDecoder {
   private readonly name: string;
   private state: State = State.Header;
   private need = LTX_HEADER_SIZE;
-  private stage = Buffer.alloc(LTX_HEADER_SIZE);
-  private staged = 0;
-  private input: Uint8Array = new Uint8Array(0);
-  private inputOffset = 0;
-  /** Bytes consumed from the file so far. */
-  private position = 0;
-  /** File offset of the item being handled. */
-  private itemPos = 0;
+  private readonly reader = new ItemReader();
 
   private readonly hash = new Crc64();
   private hdr: LtxHeader | undefined;
@@ -225,9 +219,7 @@ export class LtxDecoder {
 
   /** Hands the decoder the next chunk; everything pushed before must have been read. */
   push(chunk: Uint8Array): void {
-    if (this.inputOffset < this.input.length) throw new Error('LtxDecoder.push called before the previous chunk was read');
-    this.input = chunk;
-    this.inputOffset = 0;
+    this.reader.push(chunk, 'LtxDecoder');
   }
 
   /** The next page decoded from the input pushed so far, or undefined when more input is needed. */
@@ -242,12 +234,12 @@ export class LtxDecoder {
         continue;
       }
       if (this.state === State.Done) {
-        if (this.inputOffset < this.input.length) {
-          throw this.fail(`unexpected data after the trailer, at offset ${this.position}`);
+        if (this.reader.available > 0) {
+          throw this.fail(`unexpected data after the trailer, at offset ${this.reader.position}`);
         }
         return undefined;
       }
-      const item = this.take();
+      const item = this.reader.take(this.need);
       if (!item) return undefined;
       const page = this.handle(item);
       if (page) return page;
@@ -257,10 +249,10 @@ export class LtxDecoder {
   /** Checks that the whole file was seen and returns what it held. */
   end(): LtxSummary {
     if (this.state !== State.Done || !this.hdr || !this.trl) {
-      throw this.fail(`truncated LTX file: it ends ${this.where()} (after ${this.position} bytes)`);
+      throw this.fail(`truncated LTX file: it ends ${this.where()} (after ${this.reader.position} bytes)`);
     }
     const encoding = this.pages === 0 ? 'none' : this.frames === 0 ? 'block' : this.blocks === 0 ? 'frame' : 'mixed';
-    return { header: this.hdr, trailer: this.trl, pages: this.pages, encoding, size: this.position };
+    return { header: this.hdr, trailer: this.trl, pages: this.pages, encoding, size: this.reader.position };
   }
 
   private fail(message: string): CorruptBackupError {
@@ -286,29 +278,6 @@ export class LtxDecoder {
   private setState(state: State, need: number): void {
     this.state = state;
     this.need = need;
-    if (need > this.stage.length) this.stage = Buffer.allocUnsafe(need);
-  }
-
-  /** The next `need` bytes as one array (copied only when they span chunks). */
-  private take(): Uint8Array | undefined {
-    const need = this.need;
-    const available = this.input.length - this.inputOffset;
-    if (this.staged === 0 && available >= need) {
-      const item = this.input.subarray(this.inputOffset, this.inputOffset + need);
-      this.inputOffset += need;
-      this.itemPos = this.position;
-      this.position += need;
-      return item;
-    }
-    if (this.staged === 0) this.itemPos = this.position;
-    const n = Math.min(need - this.staged, available);
-    this.stage.set(this.input.subarray(this.inputOffset, this.inputOffset + n), this.staged);
-    this.staged += n;
-    this.inputOffset += n;
-    this.position += n;
-    if (this.staged < need) return undefined;
-    this.staged = 0;
-    return this.stage.subarray(0, need);
   }
 
   private handle(item: Uint8Array): LtxPage | undefined {
@@ -347,8 +316,8 @@ export class LtxDecoder {
       case State.IndexSize: {
         this.hash.update(item);
         const size = readU32(item, 0) * 2 ** 32 + readU32(item, 4);
-        if (size !== this.itemPos - this.indexStart) {
-          throw this.fail(`page index size field says ${size} bytes, the index has ${this.itemPos - this.indexStart}`);
+        if (size !== this.reader.itemPosition - this.indexStart) {
+          throw this.fail(`page index size field says ${size} bytes, the index has ${this.reader.itemPosition - this.indexStart}`);
         }
         this.setState(State.Trailer, LTX_TRAILER_SIZE);
         return undefined;
@@ -373,7 +342,7 @@ export class LtxDecoder {
           throw this.fail(`snapshot holds ${this.pages} pages, but a ${header.commit}-page database needs ${expected}`);
         }
       }
-      this.indexStart = this.position;
+      this.indexStart = this.reader.position;
       this.state = State.Index;
       this.entry.length = 0;
       return;
@@ -386,7 +355,7 @@ export class LtxDecoder {
       if (pgno !== expected) throw this.fail(`snapshot is missing page ${expected} (next stored page is ${pgno})`);
     }
     this.pgno = pgno;
-    this.pageStart = this.itemPos;
+    this.pageStart = this.reader.itemPosition;
     this.pageFilled = 0;
     if (flags === PAGE_FLAG_BLOCK) this.setState(State.BlockSize, 4);
     else if (flags === 0) {
@@ -402,17 +371,15 @@ export class LtxDecoder {
   /** Feeds input to the page's LZ4 frame; true once the frame (and so the page) is complete. */
   private readFrameBytes(): boolean {
     const frame = this.frame as Lz4FrameDecoder;
-    const start = this.inputOffset;
-    if (start === this.input.length) return false;
-    frame.push(this.input.subarray(start));
+    const rest = this.reader.peekRest();
+    if (rest.length === 0) return false;
+    frame.push(rest);
     for (let out = frame.read(); out; out = frame.read()) {
       if (out.length > this.page.length - this.pageFilled) throw this.fail(`page ${this.pgno}: LZ4 frame holds more than one page`);
       this.page.set(out, this.pageFilled);
       this.pageFilled += out.length;
     }
-    const consumed = this.input.length - start - frame.unconsumed;
-    this.inputOffset += consumed;
-    this.position += consumed;
+    this.reader.consumed(rest.length - frame.unconsumed);
     if (!frame.done) return false;
     frame.end();
     if (this.pageFilled !== this.page.length) {
@@ -441,7 +408,7 @@ export class LtxDecoder {
       this.snapshotHi ^= hi;
       this.snapshotLo ^= lo;
     }
-    this.pagesDigest = mix(mix(mix(this.pagesDigest, this.pgno), this.pageStart), this.position - this.pageStart);
+    this.pagesDigest = mix(mix(mix(this.pagesDigest, this.pgno), this.pageStart), this.reader.position - this.pageStart);
     this.pages += 1;
     this.prevPgno = this.pgno;
     this.setState(State.PageHeader, LTX_PAGE_HEADER_SIZE);
@@ -450,9 +417,8 @@ export class LtxDecoder {
 
   /** Consumes page index bytes from the input; false when it needs more. */
   private readIndexBytes(): boolean {
-    const input = this.input;
-    const start = this.inputOffset;
-    let i = start;
+    const input = this.reader.peekRest();
+    let i = 0;
     while (i < input.length && this.state === State.Index) {
       const byte = input[i]!;
       i += 1;
@@ -469,9 +435,8 @@ export class LtxDecoder {
       this.varintScale = 1;
       this.varintBytes = 0;
     }
-    this.hash.update(input.subarray(start, i));
-    this.position += i - start;
-    this.inputOffset = i;
+    this.hash.update(input.subarray(0, i));
+    this.reader.consumed(i);
     return this.state !== State.Index;
   }
 
