@@ -7,6 +7,8 @@
 #     is rebuilt only when its binary is missing or its version stamp differs.
 #   - gcc for cgo (Litestream embeds SQLite), from Debian, only when missing.
 #   - a check that the native better-sqlite3 module loads.
+#   - (scripts called at the end) Ceph RGW, helm and podman base images, and the
+#     writer on the zlayer-storage crate (Rust, cargo needed).
 set -euo pipefail
 
 MINIO_MODULE="github.com/minio/minio"
@@ -97,4 +99,6 @@ fi
 say "better-sqlite3 loads"
 say "ready ($BIN)"
 bash "$ROOT/test/support/rgw-setup.sh"
+# the zlayer-storage crate (crates.io) as a writer and restorer, for test/e2e/zlayer-crate.test.ts
+bash "$ROOT/test/support/zlayer-writer-setup.sh"
 if [ "$(uname -s)" = Linux ]; then bash "$ROOT/test/support/image-setup.sh"; fi  # helm; podman base images for test/e2e/image.test.ts
