@@ -13,7 +13,9 @@ import { loadConfig } from '../../src/config.js';
 import { ConfigError, CorruptBackupError } from '../../src/errors.js';
 import { autoLayout, layoutByName } from '../../src/layout/detect.js';
 import type { RestorePlan } from '../../src/layout/layout.js';
-import { zlayer } from '../../src/layout/zlayer/index.js';
+import { readMetadata, zlayer, ZLAYER_PREFIXES } from '../../src/layout/zlayer/index.js';
+import { planZlayer } from '../../src/layout/zlayer/plan.js';
+import { collectListing } from '../../src/store/store.js';
 import { FileStore } from '../../src/store/file.js';
 import { logicalDigest, type DbDigest } from '../support/digest.js';
 import { makeTempDir, removeDir } from '../support/paths.js';
@@ -72,8 +74,11 @@ async function build(root: string, plan: RestorePlan): Promise<{ result: BuildRe
   return { result, digest: logicalDigest(file) };
 }
 
-async function planOf(root: string): Promise<RestorePlan> {
-  const plan = await zlayer.plan(new FileStore(root), signal);
+/** The layout's plan; without `evidence`, the plan from the listing alone (the copies uploaded after the snapshot). */
+async function planOf(root: string, evidence = true): Promise<RestorePlan> {
+  const store = new FileStore(root);
+  const entries = await collectListing(store, ZLAYER_PREFIXES, signal);
+  const plan = evidence ? await zlayer.plan(store, signal) : planZlayer(entries, await readMetadata(store, entries, signal));
   assert.ok(plan, 'expected a plan');
   return plan;
 }
@@ -100,7 +105,10 @@ test('snapshot + a later copy of the same -wal: the source exactly as it was whe
   const root = await replica(dir, snapshot, [wal]);
   const plan = await planOf(root);
   assert.equal(plan.source.wal, 'wal/00000000000000001000.wal.zst');
-  assert.deepEqual(plan.warnings, []);
+  // The copy was uploaded 10 s after the snapshot and nothing after it: the writer never flushed.
+  assert.deepEqual(plan.warnings, [
+    'the newest upload is WAL copy wal/00000000000000001000.wal.zst at 2026-03-01T12:00:20.000Z, 10 s after the newest snapshot: the replicator stopped without flush() (or is still running), and commits made after that upload, if any, are not in the bucket',
+  ]);
   const { result, digest } = await build(root, plan);
   assert.deepEqual(digest, expected);
   assert.equal(result.transactions, 5);
@@ -140,7 +148,7 @@ test('lenient reading: a torn last frame drops its transaction; frames left from
   assert.ok(((built.result.details.position as { offset: number } | undefined)?.offset ?? 0) < restarted.length);
 });
 
-test('a WAL copy older than the snapshot is refused by the change counter (it would roll page 1 back)', async () => {
+test('a WAL copy older than the snapshot is refused: by the plan (the snapshot holds part of it), and by the change counter', async () => {
   const dir = await fresh('rollback');
   const db = source(dir);
   db.insert(300, 't1');
@@ -151,7 +159,16 @@ test('a WAL copy older than the snapshot is refused by the change counter (it wo
   const snapshot = db.mainFile();
   db.close();
   const root = await replica(dir, snapshot, [old]);
-  await assert.rejects(build(root, await planOf(root)), (err: unknown) => {
+  // The evidence: the snapshot already holds the newest version of some of the pages the copy writes.
+  const plan = await planOf(root);
+  assert.equal(plan.source.wal, 'none');
+  assert.ok(
+    plan.warnings.some((w) => /^WAL copy wal\/00000000000000001000\.wal\.zst \(\d+ committed frames, uploaded .*\) was left out: uploaded after snapshot .* the snapshot already holds the newest version of \d+ of the \d+ pages it writes/.test(w)),
+    plan.warnings.join('\n'),
+  );
+  assert.deepEqual((await build(root, plan)).digest, digestOfFile(snapshot, dir, 'snapshot'));
+  // Without that evidence (the plan of the copies uploaded after the snapshot), the build refuses it.
+  await assert.rejects(build(root, await planOf(root, false)), (err: unknown) => {
     assert.ok(err instanceof CorruptBackupError, String(err));
     assert.match(err.message, /^wal\/00000000000000001000\.wal\.zst does not continue the snapshot: it would roll the database header back from change counter \d+ \(snapshot\) to \d+/);
     return true;

@@ -177,7 +177,11 @@ test('newest snapshot by name; WAL copies written after it, newest first; then t
   assert.equal(first.applier, alone.applier, 'every candidate is applied by the zlayer applier (lenient WAL, change counter)');
   assert.equal(first.steps[0]?.kind, 'snapshot');
   assert.equal(first.description, `snapshot ${snapKey(100)} with WAL copy ${crateWalKey(40)}`);
-  assert.deepEqual(first.warnings, ['2 objects under snapshots/ or wal/ do not follow the zlayer-storage naming and were ignored']);
+  assert.deepEqual(first.warnings, [
+    '2 objects under snapshots/ or wal/ do not follow the zlayer-storage naming and were ignored',
+    // The last WAL copy came 19 s after the snapshot: no final snapshot, so no flush().
+    `the newest upload is WAL copy ${crateWalKey(40)} at ${at(120).toISOString()}, 19 s after the newest snapshot: the replicator stopped without flush() (or is still running), and commits made after that upload, if any, are not in the bucket`,
+  ]);
   assert.equal(alone.source.wal, 'none');
   assert.equal(alone.minVerify, undefined);
   assert.equal(alone.fallbacks, undefined);
@@ -218,7 +222,9 @@ test('metadata.json cross-check: missing or unusable is a warning, a lagging one
   }
   assert.match(warningsWith({ state: 'invalid', reason: 'not JSON' })[0]?.[0] ?? '', /^metadata\.json could not be used \(not JSON\)/);
   assert.match(warningsWith(ok(null))[0]?.[0] ?? '', /^metadata\.json names no latest snapshot/);
-  assert.deepEqual(warningsWith(ok(snapKey(60)))[0], [], 'agreeing metadata: no warning');
+  assert.deepEqual(warningsWith(ok(snapKey(60)))[0], [
+    `the newest upload is WAL copy ${crateWalKey(3)} at ${at(70).toISOString()}, 9 s after the newest snapshot: the replicator stopped without flush() (or is still running), and commits made after that upload, if any, are not in the bucket`,
+  ], 'agreeing metadata: no cross-check warning');
   assert.match(warningsWith(ok(snapKey(0)))[0]?.[0] ?? '', /names snapshots\/20260301_120000\.sqlite\.zst as the latest snapshot; the newer snapshots\/20260301_120100\.sqlite\.zst is restored/);
   assert.match(warningsWith(ok(snapKey(30)))[0]?.[0] ?? '', /as the latest snapshot \(no longer in the replica\); the newer/);
   assert.match(warningsWith(ok(null, 'garbage'))[0]?.[0] ?? '', /names "garbage" as the latest snapshot, which is not a snapshot key/);

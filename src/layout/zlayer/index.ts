@@ -1,13 +1,15 @@
 // The zlayer-storage layout (the Rust crate's SQLite replication to S3):
-// lists snapshots/ and wal/, reads metadata.json, and plans the best-effort
-// restore described in plan.ts. Only the newest state can be restored.
+// lists snapshots/ and wal/, reads metadata.json and the evidence of which
+// WAL copy continues the newest snapshot (proof.ts), and plans the restore
+// described in plan.ts. Only the newest state can be restored.
 import { CorruptBackupError } from '../../errors.js';
 import { collectListing, isIrregular, type ListEntry, type ObjectInfo, type Store } from '../../store/store.js';
 import type { Layout, Listing, RestorePlan } from '../layout.js';
 import { checkTargetSupported, type RestoreTarget } from '../target.js';
 import { METADATA_KEY, SNAPSHOTS_PREFIX, WAL_PREFIX } from './keys.js';
 import { METADATA_MAX_BYTES, parseMetadata, type MetadataState } from './metadata.js';
-import { LAYOUT_NAME, listZlayer, planZlayer } from './plan.js';
+import { classify, LAYOUT_NAME, listZlayer, MAX_WAL_CANDIDATES, planZlayer } from './plan.js';
+import { gatherEvidence } from './proof.js';
 
 /** Where detection looks: any object under these means the replica holds this layout. */
 export const ZLAYER_PREFIXES = [SNAPSHOTS_PREFIX, WAL_PREFIX, METADATA_KEY] as const;
@@ -41,7 +43,11 @@ export const zlayer: Layout = {
   async plan(store: Store, signal: AbortSignal, target: RestoreTarget = 'latest'): Promise<RestorePlan | null> {
     checkTargetSupported(zlayer, target);
     const entries = await listAll(store, signal);
-    return planZlayer(entries, await readMetadata(store, entries, signal));
+    const metadata = await readMetadata(store, entries, signal);
+    // Refusals and "no backup" first, before anything is downloaded.
+    if (!planZlayer(entries, metadata)) return null;
+    const { snapshots, wal } = classify(entries.filter((e): e is ObjectInfo => !isIrregular(e)));
+    return planZlayer(entries, metadata, MAX_WAL_CANDIDATES, await gatherEvidence(store, snapshots, wal, signal));
   },
   async list(store: Store, signal: AbortSignal): Promise<Listing> {
     const entries = await listAll(store, signal);

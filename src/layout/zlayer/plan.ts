@@ -12,6 +12,7 @@ import type { Listing, RestorePlan, SnapshotStep, WalStep } from '../layout.js';
 import { isZlayerPlace, METADATA_KEY, parseZlayerKey, snapshotKeyIn, SNAPSHOTS_PREFIX, WAL_PREFIX } from './keys.js';
 import type { MetadataState } from './metadata.js';
 import { zlayerApplier } from './apply.js';
+import { generationName, type Evidence, type Generation } from './proof.js';
 
 export const LAYOUT_NAME = 'zlayer';
 /** WAL copies tried on top of the snapshot before it is restored alone; each try rebuilds the database. */
@@ -123,6 +124,7 @@ export function planZlayer(
   entries: Iterable<ListEntry>,
   metadata: MetadataState,
   maxWalCandidates = MAX_WAL_CANDIDATES,
+  evidence?: Evidence,
 ): RestorePlan | null {
   const found = sortFound(entries, isZlayerPlace);
   refuseIrregular(found, LAYOUT_NAME);
@@ -161,37 +163,48 @@ export function planZlayer(
   const key = newest.object.key;
   const snapshotStep: SnapshotStep = { kind: 'snapshot', object: newest.object, compression: 'zstd' };
   const baseSource = { snapshot: key, snapshotTime: iso(newest.time) };
-  const tried = selection.after.slice(0, maxWalCandidates);
-  const untried = selection.after.length - tried.length;
+  const candidates = chooseCopies(newest, selection, evidence, maxWalCandidates);
+  warnings.push(...candidates.leftOut);
+  warnings.push(...unflushed(newest, wal));
 
-  const withWal = tried.map((w): RestorePlan => {
+  const withWal = candidates.apply.map(({ copy, proof }): RestorePlan => {
     const step: WalStep = {
       kind: 'wal',
-      object: w.object,
+      object: copy.object,
       compression: 'zstd',
       walIndex: 0,
       offset: 0,
     };
     return {
       layout: LAYOUT_NAME,
-      source: { ...baseSource, wal: w.object.key, walSequence: Number(w.sequence), walUploaded: iso(w.object.lastModified) },
+      source: {
+        ...baseSource,
+        wal: copy.object.key,
+        walSequence: Number(copy.sequence),
+        walUploaded: iso(copy.object.lastModified),
+        ...(proof ? { proof } : {}),
+      },
       warnings,
       steps: [snapshotStep, step],
       applier: zlayerApplier,
-      description: `snapshot ${key} with WAL copy ${w.object.key}`,
+      description: `snapshot ${key} with WAL copy ${copy.object.key}`,
       minVerify: 'full',
     };
   });
 
+  const tried = candidates.apply.length;
   const alone: RestorePlan = {
     layout: LAYOUT_NAME,
     source: { ...baseSource, wal: 'none' },
     warnings: [
       ...warnings,
-      tried.length > 0
-        ? `restored snapshot ${key} alone: ${tried.length === 1 ? 'the WAL copy' : `the ${tried.length} newest WAL copies`} written after it could not be applied` +
-          `${untried > 0 ? ` (${untried} older ones were not tried)` : ''}; changes made after the snapshot was taken are not in the restored database`
-        : `no WAL copy was written after snapshot ${key}${selection.before.length > 0 ? ` (${plural(selection.before.length, 'older one predates', 'older ones predate')} it)` : ''}: ` +
+      tried > 0
+        ? `restored snapshot ${key} alone: ${
+            candidates.apply[0]?.proof ? 'the WAL copy proven to continue it' : tried === 1 ? 'the WAL copy written after it' : `the ${tried} newest WAL copies written after it`
+          } could not be applied` +
+          `${candidates.untried > 0 ? ` (${candidates.untried} older ones were not tried)` : ''}; changes made after the snapshot was taken are not in the restored database`
+        : `no WAL copy ${evidence ? 'continues' : 'was written after'} snapshot ${key}` +
+          `${!evidence && selection.before.length > 0 ? ` (${plural(selection.before.length, 'older one predates', 'older ones predate')} it)` : ''}: ` +
           'restored the snapshot alone; transactions that were still only in the -wal file when it was taken are not in it',
     ],
     steps: [snapshotStep],
@@ -201,6 +214,118 @@ export function planZlayer(
 
   const [first, ...rest] = [...withWal, alone];
   return { ...(first as RestorePlan), ...(rest.length > 0 ? { fallbacks: rest } : {}) };
+}
+
+interface Choice {
+  /** Copies to try on the snapshot, best first; `proof` says why one provably continues it. */
+  readonly apply: ReadonlyArray<{ readonly copy: ZlayerWal; readonly proof?: string }>;
+  readonly untried: number;
+  /** A warning for every WAL generation left out, naming its newest copy and its committed frames. */
+  readonly leftOut: readonly string[];
+}
+
+/**
+ * Which WAL copies may go on the newest snapshot. With a proof (the snapshot
+ * is the database as of the end of a WAL generation), the newest copy of the
+ * generation after it, wherever it was uploaded. Without one, the copies
+ * uploaded after the snapshot, as before, but not one the snapshot already
+ * holds part of (the snapshot is then at or past it: applying it could roll it
+ * back). Every other generation is left out, with a warning saying which copy
+ * and how many committed frames: a copy uploaded before the snapshot may as
+ * well be older than it, and nothing in the bucket tells which.
+ */
+function chooseCopies(newest: ZlayerSnapshot, selection: WalSelection, evidence: Evidence | undefined, max: number): Choice {
+  const key = newest.object.key;
+  if (!evidence) {
+    const apply = selection.after.slice(0, max).map((copy) => ({ copy }));
+    return { apply, untried: selection.after.length - apply.length, leftOut: [] };
+  }
+  const { proof } = evidence;
+  const heldOf = (copy: ZlayerWal) => evidence.held.get(copy.object.key);
+  const framesOf = (copy: ZlayerWal) => {
+    const frames = evidence.frames.get(copy.object.key);
+    return frames === undefined ? `${copy.sequence} frames in the file` : plural(frames, 'committed frame', 'committed frames');
+  };
+  const describe = (copy: ZlayerWal) => `WAL copy ${copy.object.key} (${framesOf(copy)}, uploaded ${iso(copy.object.lastModified)})`;
+  const apply: Array<{ copy: ZlayerWal; proof?: string }> = [];
+  const leftOut: string[] = [];
+  const used = new Set<Generation>();
+  // Copies are matched by key: the evidence was gathered from a listing of its own.
+  const generationOf = (copy: ZlayerWal) => evidence.generations.find((x) => x.copies.some((c) => c.object.key === copy.object.key));
+  let untried = 0;
+  if (proof) {
+    for (const g of proof.through) used.add(g);
+    const next = proof.next;
+    const statement =
+      `snapshot ${proof.base.object.key} overlaid with ${plural(proof.through.length, 'whole WAL generation', 'whole WAL generations')} ` +
+      `(${proof.through.map((g) => g.copies[0]?.object.key).join(', ')}) gives ${key} page for page: ${key} is the database as of the end of ` +
+      `${generationName((proof.through[proof.through.length - 1] as Generation).generation)}`;
+    if (next) {
+      used.add(next);
+      const copy = next.copies[0] as ZlayerWal;
+      const held = heldOf(copy);
+      if (held && held.held === held.written) {
+        // Everything it writes is in the snapshot already.
+      } else {
+        apply.push({ copy, proof: `${statement}, and ${copy.object.key} holds the generation SQLite started next` });
+      }
+    }
+  } else {
+    const after = selection.after.filter((copy) => {
+      const held = heldOf(copy);
+      if (!held || held.held === 0) return true;
+      const g = generationOf(copy);
+      if (g) used.add(g);
+      if (held.held < held.written) {
+        leftOut.push(
+          `${describe(copy)} was left out: uploaded after snapshot ${key}, but the snapshot already holds the newest version of ${held.held} of the ${held.written} pages it writes, ` +
+            'so the snapshot is at or past it and applying it could roll the snapshot back',
+        );
+      }
+      return false;
+    });
+    apply.push(...after.slice(0, max).map((copy) => ({ copy })));
+    untried = after.length - Math.min(after.length, max);
+    for (const { copy } of apply) {
+      const g = generationOf(copy);
+      if (g) used.add(g);
+    }
+  }
+  for (const g of evidence.generations) {
+    if (used.has(g)) continue;
+    const copy = g.copies[0] as ZlayerWal;
+    // A copy the snapshot holds in full or in part is older than it: nothing of it is lost.
+    const held = heldOf(copy);
+    if (!held || held.held > 0 || held.written === 0) continue;
+    const before = copy.object.lastModified.getTime() <= newest.object.lastModified.getTime();
+    const why = proof
+      ? `its generation (${generationName(g.generation)}) is not the one that follows the generations ${key} is proven to hold`
+      : before
+        ? `it was uploaded before snapshot ${key}, and nothing in the bucket proves it continues the snapshot rather than predates it ` +
+          `(${evidence.noProofReason ?? 'no proof'})`
+        : `it was uploaded after snapshot ${key} but was not among the ${max} newest tried`;
+    leftOut.push(`${describe(copy)} was left out: ${why}`);
+  }
+  for (const { copy, reason } of evidence.unreadable) leftOut.push(`WAL copy ${copy.object.key} was left out: ${reason}`);
+  return { apply, untried, leftOut };
+}
+
+/**
+ * The crate uploads a final snapshot when it stops with flush(); WAL copies
+ * uploaded well after the newest snapshot mean it stopped without one (a
+ * crash, a kill) or still runs, and commits after the last copy are not in
+ * the bucket. (A second of slack: flush uploads its last copies just after
+ * the final snapshot, and S3 keeps whole seconds.)
+ */
+function unflushed(newest: ZlayerSnapshot, wal: readonly ZlayerWal[]): string[] {
+  const last = wal[0];
+  if (!last) return [];
+  const gap = last.object.lastModified.getTime() - newest.object.lastModified.getTime();
+  if (gap <= 1000) return [];
+  return [
+    `the newest upload is WAL copy ${last.object.key} at ${iso(last.object.lastModified)}, ${Math.round(gap / 1000)} s after the newest snapshot: ` +
+      'the replicator stopped without flush() (or is still running), and commits made after that upload, if any, are not in the bucket',
+  ];
 }
 
 /** Everything the replica holds, for `sqlite-s3-restore list`. */
