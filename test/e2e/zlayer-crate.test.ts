@@ -56,36 +56,48 @@ after(async () => {
 interface Case {
   name: string;
   why: string;
+  /**
+   * The bucket proves everything it holds (an older snapshot with whole WAL
+   * generations reproduces the newest one, or no copy crosses it), so the
+   * restore must get all of it.
+   */
+  provable?: boolean;
   scenario: Omit<WriterScenario, 'prefix'>;
   /** Checks that the run really is the scenario it is named for (not a restore assertion). */
   shape?: (run: WriterRun, view: BucketView) => void;
 }
 
 // Snapshot ticks every 2 s after the replicator starts (at 2000, 4000, ... ms);
-// the crate polls the -wal size every 100 ms. Rows of 1000 random bytes spread
+// the crate polls the -wal size every 100 ms. Commit k is made at (k-1) x
+// commitEveryMs; a checkpoint 150 ms after a commit lets a poll copy the -wal
+// first, so each generation's newest copy holds all of it. Rows of 1000 random bytes spread
 // the table over many pages (a few rows each), so commits split pages and
 // touch the root and page 1, as in a real database, not one leaf page.
 const rowBytes = 1000;
 const cases: Case[] = [
   {
     name: 'flush-open',
+    provable: true,
     why: 'PASSIVE and TRUNCATE between ticks, then flush() with the connection still open (the crate\'s own shutdown order)',
-    scenario: { rowBytes, snapshotIntervalSecs: 2, commitEveryMs: 200, writeForMs: 5000, checkpoints: [{ atMs: 1500, mode: 'PASSIVE' }, { atMs: 3500, mode: 'TRUNCATE' }], end: 'flush-open' },
+    scenario: { rowBytes, snapshotIntervalSecs: 2, commitEveryMs: 200, writeForMs: 5000, checkpoints: [{ atMs: 1500, mode: 'PASSIVE' }, { atMs: 3550, mode: 'TRUNCATE' }], end: 'flush-open' },
   },
   {
     name: 'flush-open-idle',
+    provable: true,
     why: 'the same writes, then 500 ms idle (the crate polls the -wal every 100 ms) before flush() with the connection open',
-    scenario: { rowBytes, snapshotIntervalSecs: 2, commitEveryMs: 200, writeForMs: 5000, checkpoints: [{ atMs: 1500, mode: 'PASSIVE' }, { atMs: 3500, mode: 'TRUNCATE' }], lingerMs: 500, end: 'flush-open' },
+    scenario: { rowBytes, snapshotIntervalSecs: 2, commitEveryMs: 200, writeForMs: 5000, checkpoints: [{ atMs: 1500, mode: 'PASSIVE' }, { atMs: 3550, mode: 'TRUNCATE' }], lingerMs: 500, end: 'flush-open' },
   },
   {
     name: 'close-flush',
+    provable: true,
     why: 'the same writes, then the connection closed (SQLite checkpoints into the main file) before flush()',
-    scenario: { rowBytes, snapshotIntervalSecs: 2, commitEveryMs: 200, writeForMs: 5000, checkpoints: [{ atMs: 1500, mode: 'PASSIVE' }, { atMs: 3500, mode: 'TRUNCATE' }], end: 'close-flush' },
+    scenario: { rowBytes, snapshotIntervalSecs: 2, commitEveryMs: 200, writeForMs: 5000, checkpoints: [{ atMs: 1500, mode: 'PASSIVE' }, { atMs: 3550, mode: 'TRUNCATE' }], end: 'close-flush' },
   },
   {
     name: 'crash',
+    provable: true,
     why: 'the same writes, then a crash without flush() 500 ms after the last commit',
-    scenario: { rowBytes, snapshotIntervalSecs: 2, commitEveryMs: 200, writeForMs: 5000, checkpoints: [{ atMs: 1500, mode: 'PASSIVE' }, { atMs: 3500, mode: 'TRUNCATE' }], lingerMs: 500, end: 'crash' },
+    scenario: { rowBytes, snapshotIntervalSecs: 2, commitEveryMs: 200, writeForMs: 5000, checkpoints: [{ atMs: 1500, mode: 'PASSIVE' }, { atMs: 3550, mode: 'TRUNCATE' }], lingerMs: 500, end: 'crash' },
   },
   {
     name: 'checkpoints-before-ticks',
@@ -99,6 +111,7 @@ const cases: Case[] = [
   },
   {
     name: 'passive-reuse-crash',
+    provable: true,
     why: 'a PASSIVE checkpoint after the first tick lets SQLite rewrite the -wal at the same size (the crate sees no change), then a crash before the next tick',
     scenario: { rowBytes, snapshotIntervalSecs: 2, commitEveryMs: 200, writeForMs: 3000, checkpoints: [{ atMs: 2500, mode: 'PASSIVE' }], lingerMs: 300, end: 'crash' },
   },
@@ -161,6 +174,21 @@ for (const version of crateVersions) {
       assert.ok(oursRows.count <= run.commits.length, `never more than was committed (${oursRows.count} > ${run.commits.length})`);
       const floor = view.newest?.rows.count ?? 0;
       assert.ok(oursRows.count >= floor, `never older than the newest snapshot (${view.newest?.key}: ${floor} rows alone), got ${oursRows.count}`);
+      // Issue 10 b: never more than a copy on the snapshot can give (no rollback, no junk), and all of it
+      // where the bucket proves it; where we stop short, a warning names the copy left out and its frames.
+      assert.ok(oursRows.count <= view.provable.commits, `no more than the bucket holds on the newest snapshot (${view.provable.commits}), got ${oursRows.count}`);
+      if (c.provable) assert.equal(oursRows.count, view.provable.commits, `the bucket proves ${view.provable.commits} commits (${view.provable.via})`);
+      if (oursRows.count < view.provable.commits) {
+        assert.ok(
+          marker?.warnings?.some((w) => /^WAL copy wal\/\d{20}\.wal\.zst \(\d+ committed frames?, uploaded \S+\) was left out: /.test(w)),
+          `restored ${oursRows.count} of the ${view.provable.commits} commits a copy could give: a warning must name the copy left out\n${marker?.warnings?.join('\n')}`,
+        );
+      }
+      // A crash leaves WAL copies after the last snapshot: the marker says commits after them never reached the bucket.
+      const newestSnapshotAt = Math.max(...view.snapshots.map((x) => x.lastModified.getTime()));
+      if (c.scenario.end === 'crash' && view.wal.some((w) => w.lastModified.getTime() > newestSnapshotAt + 1000)) {
+        assert.ok(marker?.warnings?.some((w) => /stopped without flush\(\)/.test(w)), 'the marker says the replicator did not stop with flush()');
+      }
     });
   }
 }

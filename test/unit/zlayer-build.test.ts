@@ -15,7 +15,7 @@ import { autoLayout, layoutByName } from '../../src/layout/detect.js';
 import type { RestorePlan } from '../../src/layout/layout.js';
 import { readMetadata, zlayer, ZLAYER_PREFIXES } from '../../src/layout/zlayer/index.js';
 import { planZlayer } from '../../src/layout/zlayer/plan.js';
-import { collectListing } from '../../src/store/store.js';
+import { collectListing, isIrregular } from '../../src/store/store.js';
 import { FileStore } from '../../src/store/file.js';
 import { logicalDigest, type DbDigest } from '../support/digest.js';
 import { makeTempDir, removeDir } from '../support/paths.js';
@@ -260,4 +260,58 @@ test('list shows what the replica holds', async () => {
   assert.equal(listing.layout, 'zlayer');
   assert.deepEqual(listing.tables.map((t) => t.rows.length), [1, 1]);
   assert.ok(listing.notes.includes('metadata.json is missing'));
+});
+
+/** A replica where `wal` was uploaded (at 5 s) before the snapshot (taken at 9 s, uploaded at 10 s). */
+async function replicaCopyFirst(dir: string, name: string, snapshot: Buffer, wal: Buffer): Promise<string> {
+  const root = path.join(dir, name);
+  const writer = new ZlayerWriter(new ReplicaFiles(root), 'sqlite-replication/', root);
+  await writer.putWal(wal, at(5), 1000);
+  const key = await writer.putSnapshot(snapshot, at(9), at(10));
+  await writer.putMetadata(key, 1, at(11));
+  return root;
+}
+
+test('counter-example: a copy uploaded before the snapshot may continue it or be older; the bucket cannot tell, so it is left out', async () => {
+  const dir = await fresh('counter-example');
+  const db = source(dir); // ends with a TRUNCATE: the main file holds everything
+  const snapshotA = db.mainFile();
+  const set = (v: string) => db.db.prepare("INSERT INTO kv (k, v) VALUES ('x', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v").run(v);
+  set('v1'); // a new WAL generation: one commit rewriting one page
+  const copy = db.walFile();
+  const atCopy = db.digest();
+  set('v2'); // rewrites that same page
+  db.checkpoint('PASSIVE'); // ...and puts it into the main file
+  const snapshotB = db.mainFile();
+  const atB = db.digest();
+  db.close();
+
+  // A: the snapshot was taken before the copy's commit (the copy continues it).
+  // B: the snapshot was taken after a later commit that rewrote every page the copy writes (the copy is older).
+  // The bucket looks the same: one snapshot, one copy of the next generation uploaded before it, and the
+  // snapshot holds none of the copy's page versions. Neither has an older snapshot to prove anything with.
+  const rootA = await replicaCopyFirst(dir, 'a', snapshotA, copy);
+  const rootB = await replicaCopyFirst(dir, 'b', snapshotB, copy);
+  for (const [root, snapshot] of [[rootA, snapshotA], [rootB, snapshotB]] as const) {
+    const plan = await planOf(root);
+    assert.equal(plan.source.wal, 'none', 'the copy is left out');
+    assert.ok(
+      plan.warnings.some((w) => /^WAL copy wal\/00000000000000001000\.wal\.zst \(1 committed frame, uploaded .*\) was left out: it was uploaded before snapshot .* nothing in the bucket proves it continues the snapshot rather than predates it/.test(w)),
+      plan.warnings.join('\n'),
+    );
+    assert.deepEqual((await build(root, plan)).digest, digestOfFile(snapshot, dir, path.basename(root)), 'the snapshot alone');
+  }
+  // What applying it would do: right in A, a roll-back in B (v2 back to v1) that integrity_check cannot see.
+  const withCopy = async (root: string) => {
+    const plan = await planOf(root);
+    const store = new FileStore(root);
+    const entries = await collectListing(store, ZLAYER_PREFIXES, signal);
+    const object = entries.find((e) => e.key === 'wal/00000000000000001000.wal.zst');
+    assert.ok(object && !isIrregular(object));
+    return build(root, { ...plan, steps: [...plan.steps, { kind: 'wal', object, compression: 'zstd', walIndex: 0, offset: 0 }] });
+  };
+  assert.deepEqual((await withCopy(rootA)).digest, atCopy, 'A: the copy continues the snapshot');
+  const rolledBack = (await withCopy(rootB)).digest;
+  assert.notDeepEqual(rolledBack, atB, 'B: applying the copy loses the later commit');
+  assert.deepEqual(rolledBack, atCopy, 'B: ...and gives the older state, v1 instead of v2');
 });
