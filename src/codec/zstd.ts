@@ -72,6 +72,9 @@ function hex(n: number): string {
  * returns undefined (it needs more input); end() checks the input ended on a
  * frame boundary. Errors are CorruptBackupErrors naming `name`.
  */
+/** A frame declares a window larger than the decoder allows (a corrupt backup unless the limit was lowered on purpose). */
+export class WindowTooLarge extends CorruptBackupError {}
+
 export class ZstdDecoder implements Decoder {
   private readonly queue: Uint8Array[] = [];
   private queued = 0;
@@ -231,7 +234,7 @@ export class ZstdDecoder implements Decoder {
     if (singleSegment) windowSize = contentSize as number;
     if (dictId !== 0) throw this.error(`frame at offset ${start} needs dictionary ${dictId}, which this layout never uses`);
     if (windowSize > this.maxWindow) {
-      throw this.error(`frame at offset ${start} needs a ${windowSize}-byte window, more than the ${this.maxWindow} bytes allowed`);
+      throw new WindowTooLarge(`${this.name}: zstd: frame at offset ${start} needs a ${windowSize}-byte window, more than the ${this.maxWindow} bytes allowed`);
     }
     const frame: Frame = {
       windowSize,

@@ -3,7 +3,8 @@
 // snapshots and of the newest copy of each generation. Everything is streamed;
 // memory holds 8 bytes a page of one image and a map of the pages one copy
 // writes, so the proof is skipped (with a warning) above MAX_PROOF_PAGES.
-import { createDecoder, decodeInto } from '../../codec/decoder.js';
+import { decodeInto } from '../../codec/decoder.js';
+import { createZstdDecoder } from '../../codec/zstd.js';
 import { getXxhash, type XXHashApi } from '../../codec/xxhash.js';
 import { CorruptBackupError } from '../../errors.js';
 import { DB_HEADER_SIZE, parseDbHeader } from '../../sqlite/header.js';
@@ -13,8 +14,16 @@ import { ImageDigests, type PageHash, type WalDigests, type WalGeneration } from
 
 /** Largest database (in pages) whose objects are fingerprinted: 4M pages cost 32 MiB an image. */
 export const MAX_PROOF_PAGES = 4 << 20;
+/**
+ * Largest zstd window the evidence decodes with (every zstd level up to 19
+ * stays within it): a window is allocated whole, and the restore itself may
+ * need one of up to 128 MiB afterwards; larger ones give no evidence.
+ */
+export const MAX_PROOF_WINDOW = 8 << 20;
 
-/** The proof would need more memory than the bound allows. */
+const decoder = (name: string) => createZstdDecoder({ name, maxWindow: MAX_PROOF_WINDOW });
+
+/** The proof would need more memory than the bound allows (too many pages, or a large zstd window). */
 export class TooLargeToProve extends Error {
   override name = 'TooLargeToProve';
 }
@@ -40,7 +49,7 @@ export async function readGeneration(store: Store, object: ObjectInfo, signal: A
   let got = 0;
   await decodeInto(
     body(store, object, signal),
-    await createDecoder('zstd', object.key),
+    await decoder(object.key),
     (piece) => {
       const n = Math.min(piece.length, WAL_HEADER_SIZE - got);
       head.set(piece.subarray(0, n), got);
@@ -77,7 +86,7 @@ export async function snapshotDigests(store: Store, object: ObjectInfo, signal: 
   };
   await decodeInto(
     body(store, object, signal),
-    await createDecoder('zstd', object.key),
+    await decoder(object.key),
     (piece) => {
       for (let at = 0; at < piece.length; ) {
         if (pageSize === 0 && filled === DB_HEADER_SIZE) {
@@ -132,7 +141,7 @@ export async function walDigests(store: Store, object: ObjectInfo, signal: Abort
       if (pages.size > MAX_PROOF_PAGES) throw new TooLargeToProve(`${object.key} writes more than ${MAX_PROOF_PAGES} pages`);
     },
   });
-  await decodeInto(body(store, object, signal), await createDecoder('zstd', object.key), (piece) => void reader.push(piece), signal, () => reader.stopped);
+  await decodeInto(body(store, object, signal), await decoder(object.key), (piece) => void reader.push(piece), signal, () => reader.stopped);
   reader.end();
   const header = reader.walHeader;
   if (!header) throw new CorruptBackupError(`${object.key}: WAL copy holds no WAL header`);

@@ -4,6 +4,7 @@
 // reproduces it page for page, see page-digests.ts). The plan then knows
 // which copy provably continues the snapshot, whichever side of it the copy
 // was uploaded on, and which copies it must leave out, and why.
+import { WindowTooLarge } from '../../codec/zstd.js';
 import { CorruptBackupError } from '../../errors.js';
 import type { ObjectInfo, Store } from '../../store/store.js';
 import { readGeneration, snapshotDigests, TooLargeToProve, walDigests, zeroPageHash } from './evidence.js';
@@ -15,7 +16,7 @@ const MAX_BASES = 3;
 /** Generations overlaid on a base at most. */
 const MAX_CHAIN = 8;
 /** WAL headers read at once. */
-const HEADER_CONCURRENCY = 8;
+const HEADER_CONCURRENCY = 4;
 /** Generations (the most recently uploaded) whose newest copy is compared with the snapshot. */
 const MAX_EXAMINED = 8;
 
@@ -75,7 +76,8 @@ export async function gatherEvidence(
       return await readGeneration(store, copy.object, signal);
     } catch (err) {
       if (signal.aborted || !(err instanceof CorruptBackupError)) throw err;
-      unreadable.push({ copy, reason: err.message });
+      // A window too large to read evidence with says nothing against the copy.
+      if (!(err instanceof WindowTooLarge)) unreadable.push({ copy, reason: err.message });
       return undefined;
     }
   });
@@ -134,8 +136,9 @@ export async function gatherEvidence(
     return { generations, unreadable, proof, noProofReason: proof ? undefined : 'no older snapshot overlaid with whole WAL generations gives the newest one', frames, held };
   } catch (err) {
     // Evidence is optional: a snapshot or copy that cannot be read is reported by the build that needs it.
-    if (err instanceof TooLargeToProve) {
-      return { generations, unreadable, proof: undefined, noProofReason: `the database is too large to compare page by page (${err.message})`, frames, held };
+    if (err instanceof TooLargeToProve || err instanceof WindowTooLarge) {
+      const what = err instanceof WindowTooLarge ? 'its zstd windows are too large to read evidence with in the memory bound' : 'the database is too large to compare page by page';
+      return { generations, unreadable, proof: undefined, noProofReason: `${what} (${err.message})`, frames, held };
     }
     if (err instanceof CorruptBackupError && !signal.aborted) {
       return { generations, unreadable, proof: undefined, noProofReason: `the evidence could not be read (${err.message})`, frames, held };
