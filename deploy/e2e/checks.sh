@@ -173,7 +173,7 @@ check_restored() {
   for t in ${tables//,/ }; do
     name="${t%:*}"
     count="${t##*:}"
-    case "$line" in *"\"$name\":$count"[,}]*) ;; *) fail "the app reported '$line', expected $name=$count" ;; esac
+    case "$line" in *"\"$name\":$count,"* | *"\"$name\":$count}"*) ;; *) fail "the app reported '$line', expected $name=$count" ;; esac
   done
   pass "$pod: the app read the restored rows ($tables)"
 }

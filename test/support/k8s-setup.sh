@@ -9,7 +9,7 @@
 #                        $CACHE_ROOT/bin. Go only: no apt, no podman, so
 #                        setup.sh runs it in the background while it builds
 #                        the other tools.
-#   k8s-setup.sh host    etcd, containerd, runc, the CNI plugins and conntrack
+#   k8s-setup.sh host    etcd, containerd, runc and the CNI plugins
 #                        from Debian when missing; the pause image as a
 #                        docker-archive in $CACHE_ROOT/k8s/ (made with podman,
 #                        which image-setup.sh installs). Writes
@@ -130,8 +130,9 @@ host() {
   # Debian packages, only when a command is missing (etcd-server brings etcd,
   # containerd brings ctr and the runc shim).
   local missing=() pair
-  for pair in etcd:etcd-server containerd:containerd ctr:containerd runc:runc conntrack:conntrack \
-    iptables:iptables openssl:openssl nsenter:util-linux ip:iproute2; do
+  for pair in etcd:etcd-server containerd:containerd ctr:containerd runc:runc \
+    iptables:iptables openssl:openssl curl:curl sysctl:procps nsenter:util-linux flock:util-linux \
+    setsid:util-linux ip:iproute2 ss:iproute2; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
   done
   [ -x /usr/lib/cni/loopback ] || missing+=(containernetworking-plugins)
@@ -160,7 +161,8 @@ host() {
 
   # The pause image, from the static pause binary: one layer, ENTRYPOINT /pause.
   command -v podman >/dev/null 2>&1 || unsupported "podman is missing (image-setup.sh installs it)"
-  local pause_stamp="$PAUSE_IMAGE $(sha256sum "$BIN/k8s-pause" | cut -c1-64)"
+  local pause_stamp
+  pause_stamp="$PAUSE_IMAGE $(sha256sum "$BIN/k8s-pause" | cut -c1-64)"
   if [ -f "$K8S/pause.tar" ] && [ -f "$K8S/pause.version" ] && [ "$(cat "$K8S/pause.version")" = "$pause_stamp" ]; then
     say "pause image: cached"
   else

@@ -215,6 +215,7 @@ EOF
 start() {
   local name=$1
   shift
+  # shellcheck disable=SC2016 # expanded by the inner bash
   setsid bash -c 'echo $$ >"$1/$2.pid"; echo "$$ $2" >>"$1/started"; shift 2; exec "$@"' _ "$RUN" "$name" "$@" \
     </dev/null >"$LOG/$name.log" 2>&1 9>&- &
   log "started $name (pid $!)"
@@ -342,6 +343,7 @@ up() {
   echo $$ >"$RUN/up.pid"
   trap 'exit 143' TERM
   trap 'exit 130' INT
+  # shellcheck disable=SC2154 # rc is assigned inside the trap
   trap 'rc=$?; rm -f "$RUN/up.pid"; case $rc in 0 | 130 | 143) ;; *) log "up failed: tearing down"; down || true ;; esac' EXIT
   if [ "${HOLD_AFTER_LOCK:-}" = 1 ]; then
     echo "cluster: locked"
