@@ -68,6 +68,8 @@ export interface CommandOptions {
   input?: string;
   timeoutMs?: number;
   env?: Record<string, string>;
+  /** In a process group of its own: a Ctrl-C of the test's terminal does not reach it. */
+  detached?: boolean;
 }
 
 /** Runs a command to completion (SIGKILL after the timeout); never throws for a non-zero exit. */
@@ -77,6 +79,7 @@ export function runCommand(command: string, args: string[], opts: CommandOptions
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...opts.baseEnv, ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
+    detached: opts.detached ?? false,
   });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
@@ -416,14 +419,15 @@ export class LocalCluster {
       this.kubeApi?.close();
       // The host lock is kept until the host is checked: no other test
       // cluster changes it in between.
-      const down = await runCommand('bash', [clusterScript, 'down', this.dir], { env: { KEEP_LOCK: '1' }, timeoutMs: 300_000 });
+      // detached: a Ctrl-C that reaches the whole process group must not cut the teardown short
+      const down = await runCommand('bash', [clusterScript, 'down', this.dir], { env: { KEEP_LOCK: '1' }, timeoutMs: 300_000, detached: true });
       this.downLog = down.stderr;
       const guard = (await readFile(path.join(this.dir, 'run', 'guard.pid'), 'utf8').catch(() => '')).trim();
       const left = [
         ...(await clusterLeftovers(this.dir, guard ? [Number(guard)] : [])),
         ...(this.hostBefore ? hostChanges(this.hostBefore, await hostState()) : []),
       ];
-      const release = await runCommand('bash', [clusterScript, 'release', this.dir], { timeoutMs: 60_000 });
+      const release = await runCommand('bash', [clusterScript, 'release', this.dir], { timeoutMs: 60_000, detached: true });
       this.stopped = true;
       untrack(this);
       if (down.code !== 0 || release.code !== 0 || left.length > 0) {
@@ -440,7 +444,8 @@ export class LocalCluster {
     this.stopped = true;
     clearInterval(this.sampler);
     this.upChild?.kill('SIGTERM');
-    const down = spawnSync('bash', [clusterScript, 'down', this.dir], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 });
+    // setsid: a session of its own, out of reach of the terminal's signals
+    const down = spawnSync('setsid', ['bash', clusterScript, 'down', this.dir], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 });
     if (down.status === 0 && process.env.SQLITE_S3_RESTORE_KEEP_CLUSTER !== '1') rmSync(this.dir, { recursive: true, force: true });
   }
 }
