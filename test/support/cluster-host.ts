@@ -20,8 +20,11 @@ export interface HostState {
 }
 
 async function cgroupRoots(): Promise<string[]> {
-  const hierarchies = await readdir('/sys/fs/cgroup').catch(() => [] as string[]);
-  return hierarchies.map((h) => `/sys/fs/cgroup/${h}/${CGROUP_ROOT}`).filter((d) => existsSync(d));
+  // cgroup v2: one hierarchy at /sys/fs/cgroup; v1 (and hybrid): one per subdirectory
+  const hierarchies = existsSync('/sys/fs/cgroup/cgroup.controllers')
+    ? ['/sys/fs/cgroup']
+    : (await readdir('/sys/fs/cgroup').catch(() => [] as string[])).map((h) => `/sys/fs/cgroup/${h}`);
+  return hierarchies.map((h) => `${h}/${CGROUP_ROOT}`).filter((d) => existsSync(d));
 }
 
 export async function hostState(): Promise<HostState> {

@@ -21,7 +21,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { clusterLeftovers, hostChanges, hostState, type HostState } from './cluster-host.js';
+import { CGROUP_ROOT, clusterLeftovers, hostChanges, hostState, type HostState } from './cluster-host.js';
 import { LocalVolumeProvisioner } from './cluster-storage.js';
 import { KubeApi } from './kube-api.js';
 import { freePort } from './minio.js';
@@ -85,6 +85,7 @@ export function runCommand(command: string, args: string[], opts: CommandOptions
   const err: Buffer[] = [];
   child.stdout.on('data', (c: Buffer) => out.push(c));
   child.stderr.on('data', (c: Buffer) => err.push(c));
+  child.stdin.on('error', () => undefined); // EPIPE: the command exited without reading its input
   child.stdin.end(opts.input ?? '');
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
   return new Promise((resolve, reject) => {
@@ -205,6 +206,16 @@ export class LocalCluster {
     return this.kubeApi;
   }
 
+  /** The cluster CA (PEM): the API server's certificate, hence the OIDC issuer's, is signed by it. */
+  get caFile(): string {
+    return path.join(this.dir, 'pki', 'ca.crt');
+  }
+
+  /** The public key (PEM, RSA) that verifies service-account tokens, as /openid/v1/jwks serves it. */
+  get serviceAccountKeyFile(): string {
+    return path.join(this.dir, 'pki', 'sa.pub');
+  }
+
   /** The provisioner behind the default StorageClass. */
   get storage(): LocalVolumeProvisioner {
     if (!this.volumes) throw new Error('the cluster is not started');
@@ -255,7 +266,7 @@ export class LocalCluster {
     const pki = path.join(this.dir, 'pki');
     this.kubeApi = new KubeApi({
       server: this.server,
-      ca: await readFile(path.join(pki, 'ca.crt')),
+      ca: await readFile(this.caFile),
       cert: await readFile(path.join(pki, 'admin.crt')),
       key: await readFile(path.join(pki, 'admin.key')),
     });
@@ -277,11 +288,15 @@ export class LocalCluster {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.upChild = child;
+    // up may be gone when we answer (EPIPE): its exit status tells
+    child.stdin.on('error', () => undefined);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
+    let locked = false;
     child.stdout.on('data', (c: Buffer) => {
       out.push(c);
-      if (!this.hostBefore && Buffer.concat(out).includes('cluster: locked\n')) {
+      if (!locked && Buffer.concat(out).includes('cluster: locked\n')) {
+        locked = true;
         hostState().then(
           (state) => {
             this.hostBefore = state;
@@ -387,8 +402,10 @@ export class LocalCluster {
         total += mib;
       }
       this.peak.daemonsTotal = Math.max(this.peak.daemonsTotal, total);
-      const stat = await readFile('/sys/fs/cgroup/memory/sqlite-s3-restore-k8s/memory.stat', 'utf8').catch(() => '');
-      const rss = /^total_rss (\d+)$/m.exec(stat)?.[1];
+      // cgroup v1 memory controller (total_rss), else v2 (anon)
+      const v1 = await readFile(`/sys/fs/cgroup/memory/${CGROUP_ROOT}/memory.stat`, 'utf8').catch(() => '');
+      const stat = v1 || (await readFile(`/sys/fs/cgroup/${CGROUP_ROOT}/memory.stat`, 'utf8').catch(() => ''));
+      const rss = /^(?:total_rss|anon) (\d+)$/m.exec(stat)?.[1];
       if (rss) this.peak.pods = Math.max(this.peak.pods, Number(rss) / 2 ** 20);
     };
     this.sampler = setInterval(() => void sample().catch(() => undefined), 1000);

@@ -32,7 +32,8 @@
 #     kernel.panic, kernel.panic_on_oops, kernel.keys.root_max*): saved to
 #     DIR/run/sysctl.orig, written back;
 #   - cgroups: the kubelet's cgroup root /$CGROUP_ROOT_NAME is made in every
-#     hierarchy by up; down kills what is left in it (by PID) and removes it;
+#     hierarchy by up (cgroup v1 and hybrid hosts were tried; v2 is handled
+#     but was not); down kills what is left in it (by PID) and removes it;
 #   - mounts (kubelet root dir, pod volumes, container rootfs, shm, netns), all
 #     below DIR: unmounted deepest first;
 #   - directories the kubelet or containerd create outside DIR whatever their
@@ -269,9 +270,22 @@ stop() {
 }
 
 # ---------------------------------------------------------------- host state
-cgroup_dirs() { # the cluster's cgroup root in every mounted hierarchy
+# The mount points of the cgroup hierarchies: the single root of a cgroup v2
+# host, or one per v1 hierarchy (a hybrid host's v2 mount, "unified", included:
+# runc makes containers' cgroups there too).
+cgroup_hierarchies() {
   local h
-  for h in /sys/fs/cgroup/*/; do
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    echo /sys/fs/cgroup/
+  else
+    for h in /sys/fs/cgroup/*/; do [ -f "${h}cgroup.procs" ] && echo "$h"; done
+  fi
+  return 0
+}
+
+cgroup_dirs() { # the cluster's cgroup root in every hierarchy where it exists
+  local h
+  for h in $(cgroup_hierarchies); do
     [ -d "$h$CGROUP_ROOT_NAME" ] && echo "$h$CGROUP_ROOT_NAME"
   done
   return 0
@@ -279,13 +293,9 @@ cgroup_dirs() { # the cluster's cgroup root in every mounted hierarchy
 
 make_cgroups() {
   local h
-  for h in /sys/fs/cgroup/*/; do
-    [ -f "${h}cgroup.procs" ] || continue
-    [ -f "${h}cgroup.controllers" ] && continue # the cgroup v2 mount of a hybrid host: not used in v1 mode
-    mkdir -p "$h$CGROUP_ROOT_NAME"
-  done
-  # a new cpuset cgroup has no CPUs or memory nodes: give it the parent's
-  if [ -d "/sys/fs/cgroup/cpuset/$CGROUP_ROOT_NAME" ]; then
+  for h in $(cgroup_hierarchies); do mkdir -p "$h$CGROUP_ROOT_NAME"; done
+  # a new v1 cpuset cgroup has no CPUs or memory nodes: give it the parent's
+  if [ -f "/sys/fs/cgroup/cpuset/$CGROUP_ROOT_NAME/cpuset.cpus" ]; then
     cat /sys/fs/cgroup/cpuset/cpuset.cpus >"/sys/fs/cgroup/cpuset/$CGROUP_ROOT_NAME/cpuset.cpus"
     cat /sys/fs/cgroup/cpuset/cpuset.mems >"/sys/fs/cgroup/cpuset/$CGROUP_ROOT_NAME/cpuset.mems"
   fi
