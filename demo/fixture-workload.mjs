@@ -10,9 +10,11 @@ db.pragma('busy_timeout = 5000');
 if (step === 'init') {
   db.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL)');
 } else if (step === 'summary') {
+  // logicalDigest (deploy/e2e/pod-digest.cjs, given by make-fixture.sh) is what the kind checks compare
   const rows = db.prepare('SELECT * FROM notes ORDER BY id').all();
   const digest = createHash('sha256').update(JSON.stringify(rows)).digest('hex');
-  process.stdout.write(`${JSON.stringify({ table: 'notes', rows: rows.length, sha256: digest }, null, 2)}\n`);
+  const logicalDigest = process.argv[4];
+  process.stdout.write(`${JSON.stringify({ table: 'notes', rows: rows.length, sha256: digest, logicalDigest }, null, 2)}\n`);
 } else {
   const round = Number(step);
   const insert = db.prepare('INSERT INTO notes (title, body, updated_at) VALUES (?, ?, ?)');

@@ -28,7 +28,8 @@ for round in 1 2 3; do
   sleep 2.5 # let Litestream sync and checkpoint, so the next round starts a new WAL index
 done
 kill -INT "$pid"; wait "$pid" || true
-node "$root/demo/fixture-workload.mjs" "$work/notes.db" summary > "$root/demo/expected.json"
+digest=$(node "$root/deploy/e2e/pod-digest.cjs" "$work/notes.db" | sed -n 's/^digest=//p')
+node "$root/demo/fixture-workload.mjs" "$work/notes.db" summary "$digest" > "$root/demo/expected.json"
 rm -rf "$root/demo/replica"
 cp -r "$work/replica" "$root/demo/replica"
 find "$root/demo/replica" -type f | sort

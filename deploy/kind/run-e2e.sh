@@ -12,13 +12,17 @@
 #   bash deploy/kind/run-e2e.sh
 #
 # Steps: create (or reuse) a kind cluster; build the image and load it into the
-# cluster; deploy MinIO; seed a backup by uploading the Litestream replica kept
-# in demo/replica (a Job running node + the AWS SDK from the image itself);
-# install deploy/helm/example-app; wait for the pod; check the init container's
-# exit code and termination message, the marker and the restored rows against
-# demo/expected.json; restart the pod (restore skipped: a valid database is in
-# place); install a second release with wrong keys and check exit code 77 and
-# its termination message.
+# cluster; deploy MinIO; seed backups by uploading the Litestream replica kept
+# in demo/replica, once as it is and once with its snapshot truncated (a Job
+# running node + the AWS SDK from the image itself); then run every check of
+# deploy/e2e/checks.sh, the script the project's own cluster test
+# (test/e2e/k8s.test.ts) runs too: install deploy/helm/example-app, the restore
+# exits 0 and the app starts after it and reads the restored rows, marker and
+# logical digest (demo/expected.json) checked inside the pod; the pod restarted
+# with its volume (restore skipped) and with a fresh volume (restored again);
+# releases with wrong keys (77), no backup (66) and a corrupt backup (65), whose
+# exit code and termination message are read from the pod status while the app
+# never starts.
 #
 # Environment:
 #   KIND_CLUSTER     cluster name (default sqlite-s3-restore-e2e); reused if it exists
@@ -36,6 +40,8 @@ MINIO_IMAGE="${MINIO_IMAGE:-minio/minio:RELEASE.2025-09-07T16-13-09Z}"
 NS="sqlite-restore-e2e"
 BUCKET="backups"
 PREFIX="example-app/notes.db"
+CORRUPT_PREFIX="example-app/corrupt.db"
+EMPTY_PREFIX="example-app/none.db"
 MINIO_USER="e2eadmin"
 MINIO_PASSWORD="$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
@@ -176,9 +182,13 @@ spec:
                   if (e.name !== 'BucketAlreadyOwnedByYou') throw e;
                 });
                 for (const name of fs.readdirSync('/replica').filter((n) => !n.startsWith('..')).sort()) {
-                  const key = '$PREFIX/' + name.split('__').join('/');
-                  await s3.send(new PutObjectCommand({ Bucket: '$BUCKET', Key: key, Body: fs.readFileSync('/replica/' + name) }));
-                  console.log('uploaded ' + key);
+                  const rel = name.split('__').join('/');
+                  const body = fs.readFileSync('/replica/' + name);
+                  await s3.send(new PutObjectCommand({ Bucket: '$BUCKET', Key: '$PREFIX/' + rel, Body: body }));
+                  // the damaged copy: its snapshot cut to half its length (restore: exit 65)
+                  const damaged = rel.endsWith('.snapshot.lz4') ? body.subarray(0, body.length >> 1) : body;
+                  await s3.send(new PutObjectCommand({ Bucket: '$BUCKET', Key: '$CORRUPT_PREFIX/' + rel, Body: damaged }));
+                  console.log('uploaded ' + rel);
                 }
               })().catch((e) => { console.error(e); process.exit(1); });
           envFrom: [{secretRef: {name: minio-credentials}}]
@@ -188,80 +198,21 @@ EOF
 k wait --for=condition=complete job/seed --timeout=180s
 k logs job/seed
 
-# --- install the example chart ----------------------------------------------------
-log "helm install app deploy/helm/example-app"
+# --- the checks (shared with the project's own cluster test) -----------------------
+log "helm dependency build deploy/helm/example-app"
 helm dependency build "$ROOT/deploy/helm/example-app"
-helm_common=(
-  --kube-context "kind-$CLUSTER" --namespace "$NS"
-  -f "$ROOT/deploy/helm/example-app/examples/minio.yaml"
-  --set "restore.image.repository=$IMAGE_REPO" --set "restore.image.tag=$IMAGE_TAG"
-  --set "restore.s3.endpoint=$ENDPOINT"
-  --set "restore.replicaUrl=s3://$BUCKET/$PREFIX"
-  --set "restore.database.path=/data/notes.db"
-  --set "restore.verify=full"
-)
-helm upgrade --install app "$ROOT/deploy/helm/example-app" "${helm_common[@]}" --wait --timeout 5m
-POD="app-example-app-0"
-k wait --for=condition=Ready "pod/$POD" --timeout=180s
-
-# --- checks ---------------------------------------------------------------------
-expected_rows="$(sed -n 's/.*"rows": *\([0-9]*\).*/\1/p' "$ROOT/demo/expected.json")"
-expected_sha="$(sed -n 's/.*"sha256": *"\([0-9a-f]*\)".*/\1/p' "$ROOT/demo/expected.json")"
-expected_table="$(sed -n 's/.*"table": *"\([a-z_]*\)".*/\1/p' "$ROOT/demo/expected.json")"
-
-init_status() { # <pod> <jsonpath below the restore container's status>
-  k get pod "$1" -o jsonpath="{.status.initContainerStatuses[?(@.name==\"restore\")]$2}"
-}
-check_restore() { # <pod> <expected outcome>
-  local code message
-  code="$(init_status "$1" '.state.terminated.exitCode')"
-  message="$(init_status "$1" '.state.terminated.message')"
-  echo "restore init container: exit code $code, termination message: $message"
-  [ "$code" = 0 ] || die "restore exited $code"
-  case "$message" in "$2: /data/notes.db"*) ;; *) die "termination message should start with '$2: /data/notes.db'" ;; esac
-  k exec "$1" -c app -- /nodejs/bin/node -e "
-    const fs = require('node:fs');
-    const crypto = require('node:crypto');
-    const Database = require('better-sqlite3');
-    const marker = JSON.parse(fs.readFileSync('/data/notes.db.restore.json', 'utf8'));
-    if (marker.outcome !== '$2') throw new Error('marker outcome ' + marker.outcome + ', expected $2');
-    const db = new Database('/data/notes.db', { readonly: true });
-    const rows = db.prepare('SELECT * FROM $expected_table ORDER BY id').all();
-    const sha = crypto.createHash('sha256').update(JSON.stringify(rows)).digest('hex');
-    if (rows.length !== $expected_rows || sha !== '$expected_sha') throw new Error('restored rows differ: ' + rows.length + ' ' + sha);
-    console.log('marker: ' + marker.outcome + ', generation ' + (marker.source ? marker.source.generation : '-') + '; $expected_table: ' + rows.length + ' rows, sha256 ' + sha + ' as expected');
-  "
-}
-log "checking the restore"
-check_restore "$POD" restored
-k logs "$POD" -c app --tail=5 | grep -F "\"$expected_table\":$expected_rows" >/dev/null \
-  || die "the app did not log $expected_rows rows of $expected_table"
-
-log "restarting the pod: the init container runs again and keeps the database"
-k delete pod "$POD" --wait
-for _ in $(seq 1 60); do k get pod "$POD" >/dev/null 2>&1 && break; sleep 1; done
-k wait --for=condition=Ready "pod/$POD" --timeout=180s
-check_restore "$POD" skipped
-
-# --- failure: wrong keys → exit 77 ---------------------------------------------------
-log "a release with wrong keys: the restore must fail with exit code 77"
-helm upgrade --install bad "$ROOT/deploy/helm/example-app" "${helm_common[@]}" \
-  --set restore.credentials.existingSecret=wrong-credentials
-BAD="bad-example-app-0"
-code=""
-for _ in $(seq 1 90); do
-  code="$(init_status "$BAD" '.lastState.terminated.exitCode')"
-  [ -n "$code" ] || code="$(init_status "$BAD" '.state.terminated.exitCode')"
-  [ -n "$code" ] && break
-  sleep 2
-done
-message="$(init_status "$BAD" '.lastState.terminated.message')"
-[ -n "$message" ] || message="$(init_status "$BAD" '.state.terminated.message')"
-echo "restore init container: exit code $code, termination message: $message"
-[ "$code" = 77 ] || die "expected exit code 77, got '$code'"
-case "$message" in auth:*) ;; *) die "the termination message should start with 'auth:'" ;; esac
-phase="$(k get pod "$BAD" -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}')"
-echo "app container of $BAD: ${phase:-not started} (it never starts while the restore fails)"
-helm uninstall bad --kube-context "kind-$CLUSTER" --namespace "$NS"
+expected_digest="$(sed -n 's/.*"logicalDigest": *"\([0-9a-f]*\)".*/\1/p' "$ROOT/demo/expected.json")"
+[ -n "$expected_digest" ] || die "demo/expected.json has no logicalDigest"
+log "deploy/e2e/checks.sh all"
+KUBECTL="kubectl --context kind-$CLUSTER" \
+HELM="helm --kube-context kind-$CLUSTER" \
+NAMESPACE="$NS" \
+CHART="$ROOT/deploy/helm/example-app" \
+IMAGE_REPOSITORY="$IMAGE_REPO" IMAGE_TAG="$IMAGE_TAG" IMAGE_PULL_POLICY=IfNotPresent \
+S3_ENDPOINT="$ENDPOINT" BUCKET="$BUCKET" \
+GOOD_PREFIX="$PREFIX" EMPTY_PREFIX="$EMPTY_PREFIX" CORRUPT_PREFIX="$CORRUPT_PREFIX" \
+CREDENTIALS_SECRET=minio-credentials WRONG_CREDENTIALS_SECRET=wrong-credentials \
+EXPECTED_DIGEST="$expected_digest" DB_PATH=/data/notes.db \
+  bash "$ROOT/deploy/e2e/checks.sh" all
 
 log "kind e2e: all checks passed"

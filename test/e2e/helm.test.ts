@@ -315,6 +315,18 @@ test('a native sidecar from values is rendered after the restore, with restartPo
   ]);
 });
 
+test('hostNetwork (off by default) puts the pod in the node network with the matching DNS policy', async () => {
+  const off = pod(await render()) as PodSpec & { hostNetwork?: boolean; dnsPolicy?: string };
+  assert.equal(off.hostNetwork, undefined);
+  assert.equal(off.dnsPolicy, undefined);
+  const on = pod(await render({ set: ['hostNetwork=true'] })) as PodSpec & { hostNetwork?: boolean; dnsPolicy?: string };
+  assert.equal(on.hostNetwork, true);
+  assert.equal(on.dnsPolicy, 'ClusterFirstWithHostNet', 'without it a hostNetwork pod would not use the cluster DNS');
+  const r = await helm(['template', 'demo', exampleChart, '--set-string', 'hostNetwork=yes']);
+  assert.notEqual(r.code, 0, 'hostNetwork must be a boolean');
+  assert.match(r.stderr, /hostNetwork/);
+});
+
 test('values.schema.json and the templates reject bad values', async () => {
   const cases: Array<{ set: string[]; error: RegExp }> = [
     { set: ['restore.verify=sometimes'], error: /verify/ },
@@ -474,7 +486,7 @@ test('plain manifests (deploy/kubernetes) are valid and carry the same restore i
   assert.match(await readFile(path.join(dir, 'statefulset.yaml'), 'utf8'), /BACKUP SIDECAR GOES HERE/);
 });
 
-test('the kind end-to-end script and workflow are in place (they need Docker: not run here)', async () => {
+test('the kind end-to-end script and workflow are in place and run the shared checks (they need Docker: not run here)', async () => {
   const script = await readFile(path.join(deployDir, 'kind', 'run-e2e.sh'), 'utf8');
   assert.match(script.split('\n').slice(0, 12).join('\n'), /cannot run .*without Docker|needs Docker/i);
   const workflow = await readFile(path.join(deployDir, 'kind', 'github-workflow.yml'), 'utf8');
@@ -483,4 +495,6 @@ test('the kind end-to-end script and workflow are in place (they need Docker: no
   const parsed = parseYaml(workflow) as { jobs: Record<string, { steps: Array<{ run?: string }> }> };
   const runs = Object.values(parsed.jobs).flatMap((j) => j.steps.map((s) => s.run ?? ''));
   assert.ok(runs.some((r) => r.includes('deploy/kind/run-e2e.sh')), 'the workflow runs the script');
+  // kind proves what the project's own cluster proves (test/e2e/k8s.test.ts): the same checks script
+  assert.match(script, /deploy\/e2e\/checks\.sh" all/, 'run-e2e.sh runs every check of deploy/e2e/checks.sh');
 });

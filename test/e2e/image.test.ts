@@ -11,81 +11,31 @@
 // the container shares the host network (--network=host: no bridge).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chown, copyFile, mkdir, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import Database from 'better-sqlite3';
 import { CLI_NODE_FLAGS } from '../../bench/node-flags.js';
 import { createBucket, s3Client, s3Env, startMinio, type Minio } from '../support/minio.js';
-import { cacheRoot, makeTempDir, removeDir, repoRoot } from '../support/paths.js';
+import { makeTempDir, removeDir, repoRoot } from '../support/paths.js';
+import {
+  PRODUCT_IMAGE as IMAGE,
+  assertImagesReady,
+  buildProductImage,
+  explainPodman as explain,
+  imageSkipReason,
+  podman,
+  type PodmanRun as Run,
+} from '../support/podman.js';
 import { readTerminationLog, type Marker } from '../support/run-cli.js';
 
-const IMAGE = 'localhost/sqlite-s3-restore:test';
-const BUILD_IMAGE = 'localhost/ssr-test/node-build:22';
-const RUNTIME_IMAGE = 'localhost/ssr-test/node-runtime:22';
 const NONROOT = 65532;
-const podmanRoot = path.join(cacheRoot, 'podman');
-const statusFile = path.join(cacheRoot, 'images', 'status');
 
 // image-setup.sh says whether this machine can run containers at all.
-const status = existsSync(statusFile) ? readFileSync(statusFile, 'utf8').trim() : 'missing';
-const skip = status.startsWith('unsupported') ? `container images: ${status}` : false;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  durationMs: number;
-}
+const skip = imageSkipReason();
 
 let containerSeq = 0;
-
-/** Runs podman with the flags that work here; kills it (and removes the container) on timeout. */
-function podman(args: string[], opts: { timeoutMs?: number; containerName?: string; logFile?: string } = {}): Promise<Run> {
-  const started = Date.now();
-  const child = spawn(
-    'podman',
-    [
-      '--root', path.join(podmanRoot, 'root'),
-      '--runroot', path.join(podmanRoot, 'run'),
-      '--cgroup-manager=cgroupfs',
-      '--events-backend=file',
-      '--runtime', 'runc',
-      ...args,
-    ],
-    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CONTAINERS_STORAGE_CONF: undefined } },
-  );
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout.on('data', (c: Buffer) => out.push(c));
-  child.stderr.on('data', (c: Buffer) => err.push(c));
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, opts.timeoutMs ?? 120_000);
-  return new Promise<Run>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const r = { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), durationMs: Date.now() - started };
-      const finish = async (): Promise<void> => {
-        if (opts.logFile) await writeFile(opts.logFile, `${r.stdout}\n--- stderr ---\n${r.stderr}`);
-        if (timedOut) {
-          if (opts.containerName) await podman(['rm', '-f', opts.containerName], { timeoutMs: 30_000 }).catch(() => undefined);
-          throw new Error(`podman ${args[0]} timed out after ${opts.timeoutMs} ms\n${r.stderr.slice(-4000)}`);
-        }
-      };
-      finish().then(() => resolve(r), reject);
-    });
-  });
-}
-
-const explain = (r: Run): string =>
-  `exit code ${r.code} after ${r.durationMs} ms\n--- stdout ---\n${r.stdout.slice(-6000)}\n--- stderr ---\n${r.stderr.slice(-6000)}`;
 
 /** Runs the product image like a Kubernetes init container. */
 async function runInitContainer(opts: { dataDir: string; terminationLog: string; env: Record<string, string> }): Promise<Run> {
@@ -141,20 +91,11 @@ async function volume(name: string): Promise<{ dataDir: string; terminationLog: 
 before(
   async () => {
     if (skip) return;
-    assert.equal(status, 'ready', `${statusFile} says "${status}": run bash test/support/setup.sh`);
+    assertImagesReady();
     work = await makeTempDir('e2e-image');
 
-    // Build (layers are cached in <cache>/podman: only changed steps rerun). The
-    // build stage is tagged too, so that pruning dangling images afterwards
-    // drops superseded layers without losing the cache of the current ones.
-    const buildArgs = ['build', '--pull=never', '--network=host', '--build-arg', `BUILD_IMAGE=${BUILD_IMAGE}`, '--build-arg', `RUNTIME_IMAGE=${RUNTIME_IMAGE}`];
-    const build = await podman([...buildArgs, '-t', IMAGE, repoRoot], { timeoutMs: 40 * 60_000, logFile: path.join(work, 'build.log') });
-    assert.equal(build.code, 0, `podman build failed\n${explain(build)}`);
-    const stage = await podman([...buildArgs, '--target', 'build', '-t', `${IMAGE}-build-stage`, repoRoot], { timeoutMs: 10 * 60_000 });
-    assert.equal(stage.code, 0, `podman build --target build failed\n${explain(stage)}`);
-    await podman(['image', 'prune', '--force'], { timeoutMs: 120_000 });
-    const size = (await podman(['image', 'inspect', '--format', '{{.Size}}', IMAGE])).stdout.trim();
-    console.log(`# image ${IMAGE}: built in ${(build.durationMs / 1000).toFixed(1)} s, size ${size} bytes (${(Number(size) / 1e6).toFixed(1)} MB)`);
+    const { durationMs, size } = await buildProductImage(work);
+    console.log(`# image ${IMAGE}: built in ${(durationMs / 1000).toFixed(1)} s, size ${size} bytes (${(size / 1e6).toFixed(1)} MB)`);
 
     // The demo replica (written by the real Litestream 0.3.13) uploaded to MinIO under a prefix.
     minio = await startMinio();

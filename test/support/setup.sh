@@ -9,6 +9,10 @@
 #   - a check that the native better-sqlite3 module loads.
 #   - (scripts called at the end) Ceph RGW, helm and podman base images, and the
 #     writer on the zlayer-storage crate (Rust, cargo needed).
+#   - (Linux, root) Kubernetes for test/e2e/k8s*.test.ts: test/support/k8s-setup.sh,
+#     whose Go build (the longest: 5-12 min cold) runs in the background while
+#     the steps below build the other tools; its host step (Debian packages,
+#     the pause image) runs after image-setup.sh, which installs podman.
 set -euo pipefail
 
 MINIO_MODULE="github.com/minio/minio"
@@ -45,6 +49,19 @@ apt_install() {
 
 # --- toolchain -------------------------------------------------------------
 command -v go >/dev/null 2>&1 || die "Go (>= 1.24) is required to build MinIO and Litestream"
+
+# --- Kubernetes build, in the background ------------------------------------
+# Go only (no apt, no podman), so it does not contend with the steps below for
+# the dpkg lock; a session of its own, so that a failure here stops its whole
+# process group (go and the compilers).
+k8s_pid=""
+k8s_log="$ROOT/.tmp/k8s-setup.log"
+if [ "$(uname -s)" = Linux ] && [ "$(id -u)" = 0 ]; then
+  setsid bash "$ROOT/test/support/k8s-setup.sh" build >"$k8s_log" 2>&1 &
+  k8s_pid=$!
+  trap '[ -z "$k8s_pid" ] || kill -- "-$k8s_pid" 2>/dev/null || true' EXIT
+fi
+
 command -v gcc >/dev/null 2>&1 || apt_install gcc libc6-dev
 # zstd frames for the zlayer-storage fixtures (test/support/zlayer.ts)
 command -v zstd >/dev/null 2>&1 || apt_install zstd
@@ -102,3 +119,11 @@ bash "$ROOT/test/support/rgw-setup.sh"
 # the zlayer-storage crate (crates.io) as a writer and restorer, for test/e2e/zlayer-crate.test.ts
 bash "$ROOT/test/support/zlayer-writer-setup.sh"
 if [ "$(uname -s)" = Linux ]; then bash "$ROOT/test/support/image-setup.sh"; fi  # helm; podman base images for test/e2e/image.test.ts
+if [ -n "$k8s_pid" ]; then
+  k8s_rc=0
+  wait "$k8s_pid" || k8s_rc=$?
+  k8s_pid=""
+  cat "$k8s_log"
+  [ "$k8s_rc" = 0 ] || die "the Kubernetes build failed (log above)"
+fi
+bash "$ROOT/test/support/k8s-setup.sh" host  # Debian packages, pause image; "unsupported" where it cannot run

@@ -1,0 +1,108 @@
+// Dynamic provisioning for the test cluster, as kind's local-path provisioner
+// gives kind clusters: a default StorageClass, and a loop in the test process
+// that answers every pending claim of that class with a `local`
+// PersistentVolume on a fresh directory below the cluster's own directory, and
+// deletes released volumes with their directories. `local` volumes (unlike
+// hostPath) get the pod's fsGroup, so the chart's non-root pods can write.
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { KubeApi } from './kube-api.js';
+
+export const STORAGE_CLASS = 'local-dir';
+const PROVISIONER = 'sqlite-s3-restore.test/local-dir';
+
+interface Claim {
+  metadata: { name: string; namespace: string; uid: string };
+  spec: { storageClassName?: string; volumeName?: string; accessModes?: string[]; resources?: { requests?: { storage?: string } } };
+  status?: { phase?: string };
+}
+
+interface Volume {
+  metadata: { name: string; annotations?: Record<string, string> };
+  spec: { local?: { path: string } };
+  status?: { phase?: string };
+}
+
+export class LocalVolumeProvisioner {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private lastError: string | undefined;
+  /** Names of the volumes provisioned so far (for the test's report). */
+  readonly provisioned: string[] = [];
+
+  constructor(
+    private readonly api: KubeApi,
+    private readonly volumesDir: string,
+    private readonly nodeName: string,
+  ) {}
+
+  async start(intervalMs = 500): Promise<void> {
+    await mkdir(this.volumesDir, { recursive: true });
+    await this.api.create('/apis/storage.k8s.io/v1/storageclasses', {
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: STORAGE_CLASS, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      provisioner: PROVISIONER,
+      reclaimPolicy: 'Delete',
+      volumeBindingMode: 'Immediate',
+    });
+    this.timer = setInterval(() => {
+      this.running = this.running.then(() => this.sync()).catch((err: Error) => {
+        this.lastError = err.message;
+      });
+    }, intervalMs);
+  }
+
+  /** The last error of the loop, if any (shown when a claim never binds). */
+  error(): string | undefined {
+    return this.lastError;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async sync(): Promise<void> {
+    const claims = (await this.api.get<{ items: Claim[] }>('/api/v1/persistentvolumeclaims')).items;
+    for (const c of claims) {
+      if (c.status?.phase !== 'Pending' || c.spec.volumeName || c.spec.storageClassName !== STORAGE_CLASS) continue;
+      await this.provision(c);
+    }
+    const volumes = (await this.api.get<{ items: Volume[] }>('/api/v1/persistentvolumes')).items;
+    for (const v of volumes) {
+      if (v.metadata.annotations?.['pv.kubernetes.io/provisioned-by'] !== PROVISIONER) continue;
+      if (v.status?.phase !== 'Released' && v.status?.phase !== 'Failed') continue;
+      await this.api.delete(`/api/v1/persistentvolumes/${v.metadata.name}`);
+      const dir = v.spec.local?.path;
+      if (dir && path.dirname(dir) === this.volumesDir) await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private async provision(c: Claim): Promise<void> {
+    const name = `pvc-${c.metadata.uid}`;
+    const dir = path.join(this.volumesDir, name);
+    await mkdir(dir, { recursive: true });
+    await chmod(dir, 0o755);
+    const r = await this.api.request('POST', '/api/v1/persistentvolumes', {
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name, annotations: { 'pv.kubernetes.io/provisioned-by': PROVISIONER } },
+      spec: {
+        capacity: { storage: c.spec.resources?.requests?.storage ?? '1Gi' },
+        accessModes: c.spec.accessModes ?? ['ReadWriteOnce'],
+        persistentVolumeReclaimPolicy: 'Delete',
+        storageClassName: STORAGE_CLASS,
+        claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: c.metadata.namespace, name: c.metadata.name, uid: c.metadata.uid },
+        local: { path: dir },
+        nodeAffinity: {
+          required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [this.nodeName] }] }] },
+        },
+      },
+    });
+    // 409: made by an earlier pass, the binder has not caught up yet
+    if (r.status === 409) return;
+    if (r.status < 200 || r.status >= 300) throw new Error(`creating ${name}: HTTP ${r.status}: ${r.text}`);
+    this.provisioned.push(`${c.metadata.namespace}/${c.metadata.name} -> ${name}`);
+  }
+}
