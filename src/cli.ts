@@ -13,7 +13,6 @@ import { createLogger, type Logger } from './log.js';
 import { restore } from './restore.js';
 import { createScrubber, secretsIn } from './secrets.js';
 import { FileStore } from './store/file.js';
-import { S3Store } from './store/s3.js';
 import type { Store } from './store/store.js';
 import { verifyBackup } from './verify.js';
 import { unknownVariables } from './unknown-variables.js';
@@ -43,11 +42,12 @@ Configured only through environment variables; see README.md for the list.
 Exit codes: 0 ok, 65 corrupt backup, 66 no backup (or none at the target), 70 internal,
 74 local I/O, 75 storage unavailable, 77 auth, 78 configuration, 130/143 interrupted.`;
 
-function createStore(config: Config, log: Logger, chatty: 'info' | 'debug'): Store {
+/** The store of the replica; the AWS SDK (a large import) is loaded only for an S3 one. */
+async function createStore(config: Config, log: Logger, chatty: 'info' | 'debug'): Promise<Store> {
   const { replica } = config;
-  return replica.kind === 's3'
-    ? new S3Store({ bucket: replica.bucket, prefix: replica.prefix, settings: config.s3, concurrency: config.concurrency, log, infoLevel: chatty })
-    : new FileStore(replica.dir);
+  if (replica.kind === 'file') return new FileStore(replica.dir);
+  const { S3Store } = await import('./store/s3.js');
+  return new S3Store({ bucket: replica.bucket, prefix: replica.prefix, settings: config.s3, concurrency: config.concurrency, log, infoLevel: chatty });
 }
 
 function chooseLayout(config: Config): Layout {
@@ -155,7 +155,7 @@ async function run({ command, json }: Invocation, log: Logger, end: ProcessEnd):
     );
     const layout = chooseLayout(config);
     checkTargetSupported(layout, config.target);
-    const deps = { config, store: createStore(config, log, chatty), layout, log, signal: controller.signal };
+    const deps = { config, store: await createStore(config, log, chatty), layout, log, signal: controller.signal };
     switch (command) {
       case 'restore': {
         const marker = await restore(deps);

@@ -11,7 +11,7 @@ import type { PlanStep, RestorePlan } from '../layout/layout.js';
 import type { Store } from '../store/store.js';
 import { fetchInOrder } from './fetch.js';
 import { FoldedPages, type SnapshotFacts } from './folded-pages.js';
-import { writeSnapshotInWorker } from './snapshot-writer.js';
+import { writeSnapshot } from './snapshot-writer.js';
 import { SpillFile } from './spill.js';
 
 export interface BuildOptions {
@@ -61,7 +61,7 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
       throw toLocalIoError(err, `creating ${options.spillPath}`);
     });
     const first = head.value.step;
-    const writing = writeSnapshotInWorker(head.value.buffer ?? head.value.body, {
+    const writing = writeSnapshot(head.value.buffer ?? head.value.body, {
       source: applier.snapshotSource(first),
       fd: db.fd,
       name: first.object.key,

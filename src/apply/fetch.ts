@@ -52,6 +52,8 @@ export async function* fetchInOrder<T extends PlanStep>(
   };
 
   try {
+    // The first object too, when it is small (a small snapshot is then decoded without a worker thread).
+    fill(-1);
     for (let head = 0; head < steps.length; head += 1) {
       const step = steps[head] as T;
       const ready = prefetched.get(head);

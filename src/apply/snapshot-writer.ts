@@ -7,6 +7,8 @@
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { CorruptBackupError, InternalError } from '../errors.js';
+import { Breather } from '../codec/decoder.js';
+import { SnapshotFile } from './snapshot-file.js';
 import type { SnapshotSourceSpec } from './snapshot-source.js';
 
 export interface SnapshotJob {
@@ -138,4 +140,17 @@ function rebuild(message: Extract<SnapshotWorkerReply, { type: 'error' }>): Erro
   if (message.corrupt) return new CorruptBackupError(message.message);
   // Local I/O errors keep their code, so a full disk still maps to its exit code.
   return Object.assign(new Error(message.message), message.code ? { code: message.code } : {});
+}
+
+/** A prefetched snapshot this small is decoded in the calling thread: a worker takes longer to start. */
+export const INLINE_SNAPSHOT_BYTES = 1 << 20;
+
+/** Writes the snapshot: in a worker thread, or inline when it is small and already downloaded. */
+export async function writeSnapshot(body: Readable | Uint8Array, options: SnapshotJob & { signal: AbortSignal }): Promise<WrittenSnapshot> {
+  if (!(body instanceof Uint8Array) || body.length > INLINE_SNAPSHOT_BYTES) return writeSnapshotInWorker(body, options);
+  const breather = new Breather(options.signal);
+  const file = await SnapshotFile.open(options.source, options.fd, options.name);
+  await file.feed(body, () => breather.breathe());
+  const done = await file.finish();
+  return { bytes: done.bytes, head: Buffer.from(done.head), ...(done.details !== undefined ? { details: done.details } : {}) };
 }
