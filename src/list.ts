@@ -17,7 +17,13 @@ export async function listReplica(config: Config, store: Store, layout: Layout, 
   const notes: string[] = [];
   if (layouts.every((l) => l.tables.length === 0)) notes.push(`no backup found at ${store.location}`);
   if (layouts.length > 1) {
-    notes.push(`the replica holds more than one backup layout (${layouts.map((l) => l.layout).join(', ')}): a restore refuses it until SQLITE_RESTORE_LAYOUT names one`);
+    const names = layouts.map((l) => l.layout);
+    const litestreamOnly = names.every((n) => n.startsWith('litestream-'));
+    notes.push(
+      litestreamOnly
+        ? `the replica holds both Litestream layouts (${names.join(', ')}), as an upgrade or a downgrade leaves behind: a restore uses the one written last, unless SQLITE_RESTORE_LAYOUT names one`
+        : `the replica holds more than one backup layout (${names.join(', ')}): a restore refuses it until SQLITE_RESTORE_LAYOUT names one`,
+    );
   }
   return { replica: config.replica.url, layouts, notes };
 }

@@ -110,6 +110,7 @@ async function restoreLocked({ config, store, layout, log, signal }: RestoreDeps
       `no backup found at ${store.location}; set SQLITE_RESTORE_IF_NO_BACKUP=allow if an empty start is acceptable`,
     );
   }
+  if (plan.choice) log.info({ event: 'choice', layout: plan.layout }, plan.choice);
   for (const warning of plan.warnings) log.warn({ event: 'backup-warning' }, warning);
   const totalBytes = plan.steps.reduce((sum, step) => sum + step.object.size, 0);
   log.info(

@@ -56,6 +56,8 @@ export interface RestorePlan {
    * reaches (e.g. reachedTime, reachedTxid), copied into the marker.
    */
   readonly target?: Readonly<Record<string, string | number>>;
+  /** Why this backup was chosen among several candidates (e.g. two layouts in one replica), logged before the restore. */
+  readonly choice?: string;
   /** What this plan restores, in a few words, for messages when it is rejected or used as a fallback. */
   readonly description?: string;
   /** The verification the result needs at least, whatever SQLITE_RESTORE_VERIFY says. */

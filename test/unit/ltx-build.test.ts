@@ -2,7 +2,7 @@
 // files, and choosing the layout (src/layout/detect.ts, SQLITE_RESTORE_LAYOUT).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildDatabase, type BuildResult } from '../../src/apply/build.js';
 import { loadConfig } from '../../src/config.js';
@@ -200,7 +200,7 @@ test('a corrupt file in the middle fails the build with the key in the message',
   await expectBuildFails(dir, /^0000\/0000000000000003-0000000000000003\.ltx: LTX file checksum mismatch/);
 });
 
-test('layout detection: none, v0.3, v0.5 in either naming, and both (exit 78)', async () => {
+test('layout detection: none, v0.3, v0.5 in either naming, and both with a broken v0.3 part (exit 65)', async () => {
   const signal = new AbortController().signal;
   const empty = path.join(work, 'empty');
   await mkdir(empty, { recursive: true });
@@ -218,18 +218,50 @@ test('layout detection: none, v0.3, v0.5 in either naming, and both (exit 78)', 
   await writeFile(path.join(v3, 'generations', '0123456789abcdef', 'wal', '00000000_00000000.wal.lz4'), 'x');
   await assert.rejects(autoLayout.plan(new FileStore(v3), signal), /newest generation 0123456789abcdef has no snapshot/);
 
+  // Both Litestream layouts (an upgrade leaves both): a broken v0.3 part is never skipped for the v0.5 one.
   const both = await replica([snapshot(3, 2n)]);
   await mkdir(path.join(both, 'generations', '0123456789abcdef', 'wal'), { recursive: true });
   await writeFile(path.join(both, 'generations', '0123456789abcdef', 'wal', '00000000_00000000.wal.lz4'), 'x');
   await assert.rejects(autoLayout.plan(new FileStore(both), signal), (err: unknown) => {
-    assert.ok(err instanceof ConfigError, String(err));
-    assert.equal(err.exitCode, 78);
-    assert.match(err.message, /holds more than one backup layout: litestream-v0\.3 \(generations\/\) and litestream-v0\.5 \(0009\/\); set SQLITE_RESTORE_LAYOUT to litestream-v0\.3 or litestream-v0\.5/);
+    assert.ok(err instanceof CorruptBackupError, String(err));
+    assert.match(err.message, /has no snapshot.*\(the replica also holds litestream-v0\.5 backups: if the litestream-v0\.3 one is the older, set SQLITE_RESTORE_LAYOUT=litestream-v0\.5/);
     return true;
   });
   // Naming the layout reads only that one.
   assert.equal((await layoutByName('litestream-v0.5').plan(new FileStore(both), signal))?.layout, 'litestream-v0.5');
   await assert.rejects(layoutByName('litestream-v0.3').plan(new FileStore(both), signal), /has no snapshot/);
+});
+
+test('both Litestream layouts: the one written last is restored, a tie within a second is exit 78', async () => {
+  const signal = new AbortController().signal;
+  const at = (dir: string, key: string) => path.join(dir, ...key.split('/'));
+  const v3Key = 'generations/0123456789abcdef/snapshots/00000000.snapshot.lz4';
+  const v5Key = ltxKey('s3', 9, 1n, 2n);
+  /** A replica whose v0.3 snapshot and v0.5 file were uploaded at the given times (seconds since the epoch). */
+  const mixed = async (v3Time: number, v5Time: number) => {
+    const dir = await replica([snapshot(3, 2n)]);
+    await mkdir(path.dirname(at(dir, v3Key)), { recursive: true });
+    await writeFile(at(dir, v3Key), 'snapshot');
+    await utimes(at(dir, v3Key), v3Time, v3Time);
+    await utimes(at(dir, v5Key), v5Time, v5Time);
+    return new FileStore(dir);
+  };
+  const t0 = 1_780_000_000;
+  const v5Newer = await autoLayout.plan(await mixed(t0, t0 + 60), signal);
+  assert.equal(v5Newer?.layout, 'litestream-v0.5');
+  assert.match(v5Newer?.choice ?? '', /holds litestream-v0\.3 \(generations\/\) and litestream-v0\.5 \(0009\/\) \(as an upgrade leaves behind\); restoring litestream-v0\.5 \(written 2026-.*\), newer than litestream-v0\.3/);
+  const v3Newer = await autoLayout.plan(await mixed(t0 + 60, t0), signal);
+  assert.equal(v3Newer?.layout, 'litestream-v0.3');
+  assert.equal(v3Newer?.source.generation, '0123456789abcdef');
+  await assert.rejects(autoLayout.plan(await mixed(t0, t0), signal), (err: unknown) => {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.match(err.message, /written within the same second: .*; which one is newer cannot be told, set SQLITE_RESTORE_LAYOUT/);
+    return true;
+  });
+  // A target only one layout understands goes to that one.
+  const txid = await autoLayout.plan(await mixed(t0 + 60, t0), signal, { kind: 'txid', txid: 2n, match: 'exact' });
+  assert.equal(txid?.layout, 'litestream-v0.5');
+  assert.match(txid?.choice ?? '', /restoring litestream-v0\.5, the only one that reaches the target \(litestream-v0\.3 does not\)/);
 });
 
 test('SQLITE_RESTORE_LAYOUT: auto by default, the two layouts, anything else is a config error', () => {
