@@ -4,6 +4,7 @@
 import type { Config } from './config.js';
 import { listDetected } from './layout/detect.js';
 import type { Layout, Listing, ListingTable } from './layout/layout.js';
+import { describeNearby } from './store/nearby.js';
 import type { Store } from './store/store.js';
 
 export interface ReplicaListing {
@@ -15,7 +16,7 @@ export interface ReplicaListing {
 export async function listReplica(config: Config, store: Store, layout: Layout, signal: AbortSignal): Promise<ReplicaListing> {
   const layouts = config.layout === 'auto' ? await listDetected(store, signal) : [await layout.list(store, signal)];
   const notes: string[] = [];
-  if (layouts.every((l) => l.tables.length === 0)) notes.push(`no backup found at ${store.location}`);
+  if (layouts.every((l) => l.tables.length === 0)) notes.push(`no backup found at ${store.location}${await describeNearby(store, signal)}`);
   if (layouts.length > 1) {
     const names = layouts.map((l) => l.layout);
     const litestreamOnly = names.every((n) => n.startsWith('litestream-'));

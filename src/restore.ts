@@ -19,6 +19,7 @@ import { removeLeftovers, removeQuietly, tempPaths } from './local/temp-files.js
 import type { Logger } from './log.js';
 import { Progress } from './progress.js';
 import { verifyDatabase } from './sqlite/verify.js';
+import { describeNearby } from './store/nearby.js';
 import type { Store } from './store/store.js';
 
 export interface RestoreDeps {
@@ -96,18 +97,24 @@ async function restoreLocked({ config, store, layout, log, signal }: RestoreDeps
   const plan = await layout.plan(store, signal, config.target);
   const planMs = Date.now() - tPlan;
   if (!plan) {
+    // What stands around the prefix, so that a mistyped one shows where the operator looks.
+    const nearby = await describeNearby(store, signal);
     if (config.ifNoBackup === 'allow') {
-      log.warn({ event: 'first-boot', replica: store.location }, 'no backup found; allowed as a first boot, the app starts without a restored database');
+      log.warn(
+        { event: 'first-boot', replica: store.location },
+        `no backup found at ${store.location}${nearby}; allowed as a first boot, the app starts without a restored database`,
+      );
       return marker.write({
         outcome: 'first-boot',
         database: config.dbPath,
         replica: config.replica.url,
         verify: config.verify,
+        ...(nearby ? { warnings: [`no backup found${nearby}`] } : {}),
         durationsMs: { plan: planMs, total: Date.now() - t0 },
       });
     }
     throw new NoBackupError(
-      `no backup found at ${store.location}; set SQLITE_RESTORE_IF_NO_BACKUP=allow if an empty start is acceptable`,
+      `no backup found at ${store.location}${nearby}; for a new app's first deploy set SQLITE_RESTORE_IF_NO_BACKUP=allow (an empty start)`,
     );
   }
   if (plan.choice) log.info({ event: 'choice', layout: plan.layout }, plan.choice);

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { AuthError, CorruptBackupError, toLocalIoError } from '../errors.js';
-import type { IrregularEntry, ListEntry, ObjectInfo, ReadOptions, Store } from './store.js';
+import { NEARBY_PAGE, type IrregularEntry, type ListEntry, type Nearby, type ObjectInfo, type ReadOptions, type Store } from './store.js';
 
 const CHUNK = 1 << 20;
 // O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting for a writer.
@@ -21,6 +21,27 @@ function irregularKind(entry: { isSymbolicLink(): boolean; isFIFO(): boolean; is
   if (entry.isCharacterDevice()) return 'character device';
   if (entry.isBlockDevice()) return 'block device';
   return 'unknown file type';
+}
+
+/** Up to NEARBY_PAGE entry names of `dir`, sorted, directories ending in "/"; none when it cannot be read. */
+async function names(dir: string, signal: AbortSignal): Promise<string[]> {
+  const found: string[] = [];
+  let handle: fs.Dir;
+  try {
+    handle = await fs.promises.opendir(dir);
+  } catch {
+    return found;
+  }
+  try {
+    for await (const entry of handle) {
+      signal.throwIfAborted();
+      found.push(entry.isDirectory() ? `${entry.name}/` : entry.name);
+      if (found.length >= NEARBY_PAGE) break;
+    }
+  } catch {
+    signal.throwIfAborted(); // otherwise what was read so far
+  }
+  return found.sort();
 }
 
 export class FileStore implements Store {
@@ -73,6 +94,14 @@ export class FileStore implements Store {
         yield { key, irregular: irregularKind(entry) };
       }
     }
+  }
+
+  async nearby(signal: AbortSignal): Promise<Nearby> {
+    const root = path.resolve(this.root);
+    const parent = path.dirname(root);
+    const [inside, beside] = await Promise.all([names(root, signal), parent === root ? [] : names(parent, signal)]);
+    const own = `${path.basename(root)}/`;
+    return { parent: parent === root ? undefined : `file://${parent}`, inside, beside: beside.filter((n) => n !== own) };
   }
 
   readRange(info: ObjectInfo, start: number, end: number, options: ReadOptions): Readable {

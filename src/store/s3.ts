@@ -20,7 +20,7 @@ import { errorSummary, isTransient, mapS3Error } from './s3-errors.js';
 import { createObjectGet, type ObjectGet } from './s3-get.js';
 import { limitBody, ListingPager, ListingTooLargeError, MAX_LISTING_PAGE_BYTES } from './s3-listing.js';
 import { describeRetry, RetryWindow, type RetryPolicy } from './retry.js';
-import type { ObjectInfo, ReadOptions, Store } from './store.js';
+import { NEARBY_PAGE, type Nearby, type ObjectInfo, type ReadOptions, type Store } from './store.js';
 
 export interface S3StoreOptions {
   readonly bucket: string;
@@ -41,6 +41,23 @@ export interface S3StoreOptions {
 // parallel while the whole restore fits a 160 MiB memory limit.
 const DEFAULT_PART_SIZE = 4 << 20;
 const MAX_PARTS_IN_FLIGHT = 4;
+
+/** Cuts a listing's body before the SDK buffers and parses it: a store controls its size. */
+function limitListing(command: ListObjectsV2Command): ListObjectsV2Command {
+  const limit = (next: (args: unknown) => Promise<{ response: { body?: unknown } }>) => async (args: unknown) => {
+    const result = await next(args);
+    const body = result.response.body;
+    if (body instanceof Readable) result.response.body = limitBody(body, MAX_LISTING_PAGE_BYTES);
+    return result;
+  };
+  // After the deserializer: between it and the HTTP handler, so it sees the raw response first.
+  command.middlewareStack.addRelativeTo(limit as unknown as Parameters<typeof command.middlewareStack.addRelativeTo>[0], {
+    relation: 'after',
+    toMiddleware: 'deserializerMiddleware',
+    name: 'sqliteRestoreListingLimit',
+  });
+  return command;
+}
 
 class IdleTimeoutError extends Error {
   override name = 'IdleTimeoutError';
@@ -127,24 +144,26 @@ export class S3Store implements Store {
     } while (token !== undefined);
   }
 
+  async nearby(signal: AbortSignal): Promise<Nearby> {
+    const { bucket, prefix } = this.options;
+    const slash = prefix.lastIndexOf('/');
+    const parent = prefix ? prefix.slice(0, slash + 1) : undefined;
+    const names = async (at: string): Promise<string[]> => {
+      const command = limitListing(new ListObjectsV2Command({ Bucket: bucket, Prefix: at, Delimiter: '/', MaxKeys: NEARBY_PAGE }));
+      const page = await this.client.send(command, { abortSignal: signal });
+      const keys = [...(page.CommonPrefixes ?? []).map((p) => p.Prefix), ...(page.Contents ?? []).map((c) => c.Key)];
+      return keys.flatMap((k) => (typeof k === 'string' && k.startsWith(at) && k.length > at.length ? [k.slice(at.length)] : [])).slice(0, NEARBY_PAGE);
+    };
+    const own = `${prefix.slice(slash + 1)}/`;
+    const [inside, beside] = await Promise.all([names(this.root), parent === undefined ? [] : names(parent)]);
+    return { parent: parent === undefined ? undefined : `s3://${bucket}/${parent}`, inside, beside: beside.filter((n) => n !== own) };
+  }
+
   /** One page of a listing, retried over the retry window. */
   private async listPage(prefix: string, token: string | undefined, where: string, signal: AbortSignal) {
     const retry = new RetryWindow(this.retryPolicy);
     for (;;) {
-      const command = new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ContinuationToken: token });
-      // The body is cut before the SDK buffers and parses it: a store controls its size.
-      const limit = (next: (args: unknown) => Promise<{ response: { body?: unknown } }>) => async (args: unknown) => {
-        const result = await next(args);
-        const body = result.response.body;
-        if (body instanceof Readable) result.response.body = limitBody(body, MAX_LISTING_PAGE_BYTES);
-        return result;
-      };
-      // After the deserializer: between it and the HTTP handler, so it sees the raw response first.
-      command.middlewareStack.addRelativeTo(limit as unknown as Parameters<typeof command.middlewareStack.addRelativeTo>[0], {
-        relation: 'after',
-        toMiddleware: 'deserializerMiddleware',
-        name: 'sqliteRestoreListingLimit',
-      });
+      const command = limitListing(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ContinuationToken: token }));
       try {
         return await this.client.send(command, { abortSignal: signal });
       } catch (err) {

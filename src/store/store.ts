@@ -28,6 +28,18 @@ export function isIrregular(entry: ListEntry): entry is IrregularEntry {
   return 'irregular' in entry;
 }
 
+/** Names listed per place by nearby(), at most (one page): a huge prefix is not read to its end. */
+export const NEARBY_PAGE = 50;
+
+export interface Nearby {
+  /** Where `beside` was listed, safe to log (e.g. s3://bucket/apps/); undefined when the root has no parent (a bucket's root). */
+  readonly parent: string | undefined;
+  /** Names directly under the replica root. */
+  readonly inside: readonly string[];
+  /** Names beside the replica root, in its parent, the root's own name left out. */
+  readonly beside: readonly string[];
+}
+
 export interface ReadOptions {
   readonly signal: AbortSignal;
   /** Called with the size of every chunk received, for progress reporting. */
@@ -53,6 +65,12 @@ export interface Store {
    * without a stream's per-object cost. Optional (callers fall back to read()).
    */
   readAll?(info: ObjectInfo, options: ReadOptions): Promise<Buffer>;
+  /**
+   * One level around the replica root, for a "no backup" message: names
+   * inside it and beside it (directories end in "/"), a page of each at most.
+   * One attempt, no retries: it only explains a failure already decided.
+   */
+  nearby?(signal: AbortSignal): Promise<Nearby>;
   /** Bytes [start, end) of the object, with the same retries; optional (readHead falls back to read()). */
   readRange?(info: ObjectInfo, start: number, end: number, options: ReadOptions): Readable;
 }

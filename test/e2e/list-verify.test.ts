@@ -152,9 +152,9 @@ test('list: a v0.5 replica by level, with header times; an empty replica is exit
     const empty = await run(args, 'nothing-here');
     assertExit(empty.r, 0);
     if (args.length === 2) {
-      assert.deepEqual(JSON.parse(empty.r.stdout), { replica: `s3://${bucket}/nothing-here`, layouts: [], notes: [`no backup found at s3://${bucket}/nothing-here at ${minio.endpoint}`] });
+      assert.deepEqual(JSON.parse(empty.r.stdout), { replica: `s3://${bucket}/nothing-here`, layouts: [], notes: [`no backup found at s3://${bucket}/nothing-here at ${minio.endpoint}; beside it in s3://${bucket}/: v3/, v5/`] });
     } else {
-      assert.equal(empty.r.stdout, `replica: s3://${bucket}/nothing-here\n\nnote: no backup found at s3://${bucket}/nothing-here at ${minio.endpoint}\n`);
+      assert.equal(empty.r.stdout, `replica: s3://${bucket}/nothing-here\n\nnote: no backup found at s3://${bucket}/nothing-here at ${minio.endpoint}; beside it in s3://${bucket}/: v3/, v5/\n`);
     }
   }
 });

@@ -1,5 +1,7 @@
 // An empty replica: 66 when a backup is required (the default), 0 with a
-// "first-boot" marker when SQLITE_RESTORE_IF_NO_BACKUP=allow.
+// "first-boot" marker when SQLITE_RESTORE_IF_NO_BACKUP=allow. Either way the
+// message says what stands around the prefix, so that a mistyped or
+// one-level-off prefix is visible in the pod's termination message.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
@@ -38,8 +40,30 @@ test('empty prefix with a backup required → 66', { timeout: 120_000 }, async (
   );
   assertExit(r, 66);
   assertJsonLogs(r);
-  assert.ok((await readTerminationLog(terminationLog)).length > 0);
+  assert.equal(
+    await readTerminationLog(terminationLog),
+    `no-backup: no backup found at s3://backups/empty-app at ${minio.endpoint}; beside it in s3://backups/: other-app/; for a new app's first deploy set SQLITE_RESTORE_IF_NO_BACKUP=allow (an empty start)`,
+  );
   await assertNoLeftovers(dir);
+});
+
+test('a prefix one level too short, or mistyped, or a file replica: what is there is named', { timeout: 120_000 }, async () => {
+  const cases: Array<[string, Record<string, string>, RegExp]> = [
+    ['s3://backups', s3Env(minio), /^no-backup: no backup found at s3:\/\/backups\/ at .*; it holds other-app\/, but no backup layout \(one level off\?\); for a new app/],
+    ['s3://backups/other-ap', s3Env(minio), /; beside it in s3:\/\/backups\/: other-app\/; /],
+    ['s3://backups/other-app/generations', s3Env(minio), /; it holds [0-9a-f]{16}\/, but no backup layout \(one level off\?\); nothing else in s3:\/\/backups\/other-app\/; /],
+  ];
+  const files = path.join(work, 'file-replicas');
+  for (const name of ['app-a', 'app-b', 'app-c']) await mkdir(path.join(files, name, 'generations'), { recursive: true });
+  cases.push([`file://${files}/app-x`, {}, new RegExp(`; beside it in file://${files}: app-a/, app-b/, app-c/; `)]);
+  for (const [i, [replicaUrl, env, pattern]] of cases.entries()) {
+    const dir = path.join(work, `nearby-${i}`);
+    await mkdir(dir);
+    const terminationLog = path.join(dir, 'termination-log');
+    const r = await runRestore(cliEnv({ replicaUrl, dbPath: path.join(dir, 'app.db'), terminationLog, ...(Object.keys(env).length ? { s3: env } : {}) }));
+    assertExit(r, 66);
+    assert.match(await readTerminationLog(terminationLog), pattern, replicaUrl);
+  }
 });
 
 test('empty prefix with SQLITE_RESTORE_IF_NO_BACKUP=allow → 0, first-boot marker', { timeout: 120_000 }, async () => {
@@ -60,6 +84,9 @@ test('empty prefix with SQLITE_RESTORE_IF_NO_BACKUP=allow → 0, first-boot mark
   const marker = await readMarker(`${dbPath}.restore.json`);
   assert.equal(marker.outcome, 'first-boot');
   assert.equal(marker.database, dbPath);
+  // A mistyped prefix would look the same: the other app beside it is named in the log and the marker.
+  assert.deepEqual(marker.warnings, ['no backup found; beside it in s3://backups/: other-app/']);
+  assert.match(String(r.logs.find((l) => l.event === 'first-boot')?.msg), /beside it in s3:\/\/backups\/: other-app\/; allowed as a first boot/);
   await assertNoLeftovers(dir);
 });
 

@@ -92,6 +92,7 @@ export interface Marker {
   bytes?: { downloaded: number; database: number };
   durationsMs: Record<string, number>;
   sha256?: string;
+  warnings?: string[];
   verify: string;
   tool: { name: string; version: string };
   time: string;
