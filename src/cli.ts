@@ -39,7 +39,8 @@ verify   Restores (the newest state, or the target) into a scratch directory in
          on stdout (the logs then go to stderr).
 
 Configured only through environment variables; see README.md for the list.
-Exit codes: 0 ok, 65 corrupt backup, 66 no backup (or none at the target), 70 internal,
+Exit codes: 0 ok, 65 corrupt backup, 66 no backup (or none at the target), 69 backup
+older than SQLITE_RESTORE_MAX_AGE (verify), 70 internal,
 74 local I/O, 75 storage unavailable, 77 auth, 78 configuration, 130/143 interrupted.`;
 
 /** The store of the replica; the AWS SDK (a large import) is loaded only for an S3 one. */

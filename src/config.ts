@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import envVar from 'env-var';
 import { ConfigError } from './errors.js';
+import { parseMaxAge } from './freshness.js';
 import {
   describeTarget,
   parseGeneration,
@@ -73,6 +74,8 @@ export interface Config {
    * the directory of SQLITE_RESTORE_DB_PATH when set, else the OS temp dir.
    */
   readonly verifyDir: string;
+  /** SQLITE_RESTORE_MAX_AGE: how old the newest backup may be (a warning on restore, exit 69 on verify); undefined: no check. */
+  readonly maxAgeMs: number | undefined;
 }
 
 /** Every variable this tool reads; the README table documents exactly these. */
@@ -104,6 +107,7 @@ export const CONFIG_VARIABLES = [
   'SQLITE_RESTORE_TARGET_TXID',
   'SQLITE_RESTORE_TARGET_MATCH',
   'SQLITE_RESTORE_VERIFY_DIR',
+  'SQLITE_RESTORE_MAX_AGE',
 ] as const;
 
 export function parseReplicaUrl(raw: string): ReplicaLocation {
@@ -361,6 +365,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command
     );
     const givenDbPath = env.get('SQLITE_RESTORE_DB_PATH').required(command === 'restore').example('/data/app.db').asString();
     const verifyDirValue = env.get('SQLITE_RESTORE_VERIFY_DIR').example('/scratch').asString();
+    const maxAge = env.get('SQLITE_RESTORE_MAX_AGE').example('26h').asString();
     const verifyDir = verifyDirValue
       ? absoluteDir('SQLITE_RESTORE_VERIFY_DIR', verifyDirValue)
       : givenDbPath
@@ -446,6 +451,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command
       ),
       target: parseTarget(present),
       verifyDir,
+      maxAgeMs: maxAge === undefined ? undefined : parseMaxAge(maxAge, 'SQLITE_RESTORE_MAX_AGE'),
     };
     if (config.concurrency > 64) throw new ConfigError('SQLITE_RESTORE_CONCURRENCY must be between 1 and 64');
     return Object.freeze(config);

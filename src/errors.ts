@@ -6,6 +6,7 @@ export const ExitCode = {
   ok: 0,
   corrupt: 65, // backup corrupt, non-contiguous, or failed verification
   noBackup: 66, // no backup found while one is required, or none at the requested point
+  stale: 69, // verify: the newest backup is older than SQLITE_RESTORE_MAX_AGE
   internal: 70,
   localIo: 74, // disk full, read-only target, permission on the volume
   temporary: 75, // storage unreachable / throttled after retries
@@ -52,6 +53,12 @@ export class NoBackupError extends RestoreError {
 export class TargetUnreachableError extends RestoreError {
   readonly exitCode = ExitCode.noBackup;
   readonly kind = 'target-unreachable';
+}
+
+/** `verify` only: the backup restores, but its newest state is older than SQLITE_RESTORE_MAX_AGE. */
+export class StaleBackupError extends RestoreError {
+  readonly exitCode = ExitCode.stale;
+  readonly kind = 'stale';
 }
 
 export class CorruptBackupError extends RestoreError {

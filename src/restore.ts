@@ -8,7 +8,7 @@ import path from 'node:path';
 import { buildDatabase } from './apply/build.js';
 import type { Config, VerifyLevel } from './config.js';
 import { CorruptBackupError, NoBackupError, toLocalIoError } from './errors.js';
-import type { Layout, RestorePlan } from './layout/layout.js';
+import { planWrittenAt, type Layout, type RestorePlan } from './layout/layout.js';
 import { ensureDirectory } from './local/directories.js';
 import { inspectTarget, judgeExisting } from './local/existing-database.js';
 import { trackTemp } from './local/exit-cleanup.js';
@@ -19,6 +19,7 @@ import { removeLeftovers, removeQuietly, tempPaths } from './local/temp-files.js
 import type { Logger } from './log.js';
 import { Progress } from './progress.js';
 import { verifyDatabase } from './sqlite/verify.js';
+import { staleness } from './freshness.js';
 import { describeNearby } from './store/nearby.js';
 import type { Store } from './store/store.js';
 
@@ -119,6 +120,9 @@ async function restoreLocked({ config, store, layout, log, signal }: RestoreDeps
   }
   if (plan.choice) log.info({ event: 'choice', layout: plan.layout }, plan.choice);
   for (const warning of plan.warnings) log.warn({ event: 'backup-warning' }, warning);
+  // Only the newest state can be stale: an older target was asked for.
+  const stale = config.target === 'latest' ? staleness(planWrittenAt(plan), config.maxAgeMs) : undefined;
+  if (stale) log.warn({ event: 'stale-backup', backupTime: new Date(planWrittenAt(plan)).toISOString() }, stale);
   const totalBytes = plan.steps.reduce((sum, step) => sum + step.object.size, 0);
   log.info(
     {
@@ -194,7 +198,7 @@ async function restoreLocked({ config, store, layout, log, signal }: RestoreDeps
       }
     }
     const { built, verified, sha256, verify, downloadMs, verifyMs } = result as NonNullable<typeof result>;
-    const warnings = [...rejections, ...chosen.warnings];
+    const warnings = [...rejections, ...chosen.warnings, ...(stale ? [stale] : [])];
 
     signal.throwIfAborted();
     const tPublish = Date.now();
@@ -208,6 +212,7 @@ async function restoreLocked({ config, store, layout, log, signal }: RestoreDeps
       replica: config.replica.url,
       source: { layout: chosen.layout, ...chosen.source, ...(built.details.position ? { position: built.details.position } : {}) },
       ...(chosen.target ? { target: chosen.target } : {}),
+      backupTime: new Date(planWrittenAt(chosen)).toISOString(),
       bytes: { downloaded, database: databaseBytes },
       sha256,
       verify,

@@ -4,7 +4,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config.js';
-import { toLocalIoError } from './errors.js';
+import { StaleBackupError, toLocalIoError } from './errors.js';
+import { staleness } from './freshness.js';
 import { ensureDirectory } from './local/directories.js';
 import type { Layout } from './layout/layout.js';
 import type { Logger } from './log.js';
@@ -17,6 +18,8 @@ export interface VerifyReport {
   readonly replica: string;
   readonly source?: Readonly<Record<string, unknown>>;
   readonly target?: Readonly<Record<string, string | number>>;
+  /** When the verified state was written to the replica. */
+  readonly backupTime?: string;
   readonly bytes?: { readonly downloaded: number; readonly database: number };
   /** SHA-256 of the database the backup restored to. */
   readonly sha256?: string;
@@ -64,11 +67,15 @@ export async function verifyBackup({ config, store, layout, log, signal }: Verif
       log,
       signal,
     });
+    // The backup restores; whether it is recent enough is the last question, and its own exit code.
+    const stale = marker.backupTime && config.target === 'latest' ? staleness(Date.parse(marker.backupTime), config.maxAgeMs) : undefined;
+    if (stale) throw new StaleBackupError(`${stale}; it restores and passes integrity_check`);
     return {
       outcome: 'verified',
       replica: marker.replica,
       ...(marker.source ? { source: marker.source } : {}),
       ...(marker.target ? { target: marker.target } : {}),
+      ...(marker.backupTime ? { backupTime: marker.backupTime } : {}),
       ...(marker.bytes ? { bytes: marker.bytes } : {}),
       ...(marker.sha256 ? { sha256: marker.sha256 } : {}),
       verify: 'full',

@@ -4,7 +4,7 @@
 // without listing a large replica in full.
 import { ConfigError, CorruptBackupError, TargetUnreachableError } from '../errors.js';
 import type { Store } from '../store/store.js';
-import type { Layout, Listing, RestorePlan } from './layout.js';
+import { planWrittenAt, type Layout, type Listing, type RestorePlan } from './layout.js';
 import { checkTargetSupported, type RestoreTarget } from './target.js';
 import { litestreamV3 } from './litestream-v3/index.js';
 import { litestreamV5, ltxPrefixes } from './ltx/index.js';
@@ -86,13 +86,6 @@ export async function listDetected(store: Store, signal: AbortSignal): Promise<L
   return Promise.all(found.map(({ layout }) => layout.list(store, signal)));
 }
 
-/** When a plan's state was written: the time it reaches, or its newest object's upload. */
-function writtenAt(plan: RestorePlan): number {
-  const reached = plan.target?.reachedTime;
-  if (typeof reached === 'string') return Date.parse(reached);
-  return plan.steps.reduce((newest, step) => Math.max(newest, step.object.lastModified.getTime()), 0);
-}
-
 /**
  * Both Litestream layouts in one replica: plans each and restores the one
  * written last. A tie within a second (the resolution of S3's times) is
@@ -126,13 +119,13 @@ async function newerLitestream(
     if (unreachable) throw unreachable.reason;
     return null;
   }
-  const describe = (p: RestorePlan) => `${p.layout} (written ${new Date(writtenAt(p)).toISOString()})`;
-  const [a, b] = plans.sort((x, y) => writtenAt(y) - writtenAt(x)) as [RestorePlan, RestorePlan | undefined];
+  const describe = (p: RestorePlan) => `${p.layout} (written ${new Date(planWrittenAt(p)).toISOString()})`;
+  const [a, b] = plans.sort((x, y) => planWrittenAt(y) - planWrittenAt(x)) as [RestorePlan, RestorePlan | undefined];
   if (!b) {
     const left = found.filter((f) => f.layout.name !== a.layout).map((f) => f.layout.name);
     return { ...a, choice: `the replica holds ${both}; restoring ${a.layout}, the only one that reaches the target (${left.join(', ')} does not)` };
   }
-  if (Math.floor(writtenAt(a) / 1000) === Math.floor(writtenAt(b) / 1000)) {
+  if (Math.floor(planWrittenAt(a) / 1000) === Math.floor(planWrittenAt(b) / 1000)) {
     throw new ConfigError(
       `the replica at ${store.location} holds ${both}, written within the same second: ${describe(a)} and ${describe(b)}; which one is newer cannot be told, set SQLITE_RESTORE_LAYOUT to choose one`,
     );

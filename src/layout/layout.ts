@@ -107,3 +107,13 @@ export interface Layout {
   /** Everything of this layout the replica holds, for `sqlite-s3-restore list`. */
   list(store: Store, signal: AbortSignal): Promise<Listing>;
 }
+
+/**
+ * When the state a plan restores was written to the replica: the time a
+ * point-in-time plan reaches, else the newest upload among its objects.
+ */
+export function planWrittenAt(plan: RestorePlan): number {
+  const reached = plan.target?.reachedTime;
+  if (typeof reached === 'string') return Date.parse(reached);
+  return plan.steps.reduce((newest, step) => Math.max(newest, step.object.lastModified.getTime()), 0);
+}

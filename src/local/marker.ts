@@ -23,6 +23,8 @@ export interface Marker {
   readonly source?: Readonly<Record<string, unknown>>;
   /** A point-in-time restore: the target asked for and what was reached. */
   readonly target?: Readonly<Record<string, string | number>>;
+  /** When the restored state was written to the replica (layout.ts planWrittenAt). */
+  readonly backupTime?: string;
   readonly bytes?: { readonly downloaded: number; readonly database: number };
   readonly sha256?: string;
   readonly verify: Config['verify'];

@@ -9,7 +9,7 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { parseLtxKey, txidHex } from '../../src/layout/ltx/keys.js';
-import { assertExit, assertJsonLogs } from '../support/assertions.js';
+import { assertExit, assertJsonLogs, assertSameDatabase } from '../support/assertions.js';
 import { makeSmallBackup } from '../support/backup.js';
 import { logicalDigest, type DbDigest } from '../support/digest.js';
 import { startReplicationV5 } from '../support/litestream-v5.js';
@@ -244,4 +244,40 @@ test('verify: a flipped byte in a WAL segment is 65, no backup is 66 (even when 
   assert.match(await readTerminationLog(none.terminationLog), /^no-backup: no backup found/);
   assert.deepEqual(await readdir(scratchBase), []);
   await assert.rejects(stat(path.join(scratchBase, 'verify.db')));
+});
+
+test('SQLITE_RESTORE_MAX_AGE: a replica whose writer stopped fails verify with 69 once older, restore only warns', { timeout: 120_000 }, async () => {
+  // The v5 writer stopped in before(); its newest upload is the backup's time.
+  const newest = Math.max(...(await new S3Store(client, bucket, 'v5').list()).filter((o) => parseLtxKey(o.key)).map((o) => o.lastModified.getTime()));
+  const fresh = await run(['verify', '--json'], 'v5', { SQLITE_RESTORE_VERIFY_DIR: path.join(work, 'fresh'), SQLITE_RESTORE_MAX_AGE: '1h' });
+  assertExit(fresh.r, 0);
+  const report = JSON.parse(fresh.r.stdout) as { backupTime: string; warnings?: string[] };
+  assert.equal(Date.parse(report.backupTime), newest);
+  assert.equal(report.warnings, undefined);
+
+  // S3 times have whole seconds: wait until the backup is surely more than 2 s old.
+  await sleep(Math.max(0, newest + 3_500 - Date.now()));
+  const stale = await run(['verify'], 'v5', { SQLITE_RESTORE_VERIFY_DIR: path.join(work, 'stale'), SQLITE_RESTORE_MAX_AGE: '2s' });
+  assertExit(stale.r, 69);
+  assert.match(
+    await readTerminationLog(stale.terminationLog),
+    /^stale: the newest backup was written \d+s ago \(20\d\d-.*Z\), more than SQLITE_RESTORE_MAX_AGE \(2s\): has its writer \(Litestream\) stopped\?.*; it restores and passes integrity_check$/,
+  );
+  assert.deepEqual(await readdir(path.join(work, 'stale')), [], 'scratch removed');
+
+  // A point in time is old by choice: not checked.
+  const pitr = await run(['verify'], 'v5', { SQLITE_RESTORE_VERIFY_DIR: path.join(work, 'stale'), SQLITE_RESTORE_MAX_AGE: '2s', SQLITE_RESTORE_TARGET_TXID: txidHex(v5.lastTxid) });
+  assertExit(pitr.r, 0);
+
+  const dbPath = path.join(work, 'stale-restore', 'app.db');
+  const restored = await run([], 'v5', { SQLITE_RESTORE_DB_PATH: dbPath, SQLITE_RESTORE_MAX_AGE: '2s' });
+  assertExit(restored.r, 0);
+  assertSameDatabase(dbPath, v5.digest);
+  const warning = restored.r.logs.find((l) => l.event === 'stale-backup');
+  assert.ok(warning, explain(restored.r));
+  assert.deepEqual((await readMarker(`${dbPath}.restore.json`)).warnings, [warning.msg]);
+
+  const bad = await run(['verify'], 'v5', { SQLITE_RESTORE_MAX_AGE: '4 hours' });
+  assertExit(bad.r, 78);
+  assert.match(await readTerminationLog(bad.terminationLog), /SQLITE_RESTORE_MAX_AGE must be a duration such as 90s, 15m, 4h/);
 });
