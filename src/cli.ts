@@ -10,6 +10,7 @@ import type { Layout } from './layout/layout.js';
 import { checkTargetSupported } from './layout/target.js';
 import { listingJson, listingText, listReplica } from './list.js';
 import { createLogger, type Logger } from './log.js';
+import { PhaseTracker } from './phase.js';
 import { restore } from './restore.js';
 import { createScrubber, secretsIn } from './secrets.js';
 import { FileStore } from './store/file.js';
@@ -47,6 +48,10 @@ older than SQLITE_RESTORE_MAX_AGE (verify), 70 internal,
 async function createStore(config: Config, log: Logger, chatty: 'info' | 'debug'): Promise<Store> {
   const { replica } = config;
   if (replica.kind === 'file') return new FileStore(replica.dir);
+  // The SDK's multi-line warning about Node versions (it wants Node 22, which
+  // the image runs) would break the one-JSON-line-per-event output on older
+  // ones; the start line records the Node version instead.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { S3Store } = await import('./store/s3.js');
   return new S3Store({ bucket: replica.bucket, prefix: replica.prefix, settings: config.s3, concurrency: config.concurrency, log, infoLevel: chatty });
 }
@@ -113,7 +118,7 @@ function guard(controller: AbortController, log: Logger, end: ProcessEnd, failed
   });
 }
 
-async function run({ command, json }: Invocation, log: Logger, end: ProcessEnd): Promise<Ending> {
+async function run({ command, json }: Invocation, log: Logger, end: ProcessEnd, phases: PhaseTracker): Promise<Ending> {
   const controller = new AbortController();
   // Every request in flight listens to it (layout detection alone lists 15 prefixes at once).
   setMaxListeners(0, controller.signal);
@@ -147,7 +152,9 @@ async function run({ command, json }: Invocation, log: Logger, end: ProcessEnd):
     end.setTerminationLog(config.terminationLogPath);
     log.level = config.logLevel;
     warnUnknown();
-    log[chatty]({ event: 'start', command, version: TOOL.version, config: describeConfig(config, command) }, `starting ${command}`);
+    log[chatty]({ event: 'start', command, version: TOOL.version, node: process.version, config: describeConfig(config, command) }, `starting ${command}`);
+    // A listing is for a terminal: no heartbeat lines among its own.
+    if (command !== 'list') phases.watch(log, config.progressIntervalMs);
     // Counted from the start of the process, not of this function: loading the
     // modules takes a while on a busy node, and the deadline is the process's.
     setTimeout(
@@ -156,10 +163,11 @@ async function run({ command, json }: Invocation, log: Logger, end: ProcessEnd):
     );
     const layout = chooseLayout(config);
     checkTargetSupported(layout, config.target);
-    const deps = { config, store: await createStore(config, log, chatty), layout, log, signal: controller.signal };
+    const deps = { config, store: await createStore(config, log, chatty), layout, log, signal: controller.signal, phases };
     switch (command) {
       case 'restore': {
         const marker = await restore(deps);
+        phases.stop(true);
         return {
           code: ExitCode.ok,
           level: 'info',
@@ -169,7 +177,9 @@ async function run({ command, json }: Invocation, log: Logger, end: ProcessEnd):
         };
       }
       case 'list': {
+        phases.enter('list');
         const listing = await listReplica(config, deps.store, layout, controller.signal);
+        phases.stop(true);
         await writeStdout(json ? listingJson(listing) : listingText(listing));
         const found = listing.layouts.map((l) => l.layout).join(', ') || 'no backup';
         return {
@@ -182,6 +192,7 @@ async function run({ command, json }: Invocation, log: Logger, end: ProcessEnd):
       }
       case 'verify': {
         const report = await verifyBackup(deps);
+        phases.stop(true);
         if (json) await writeStdout(`${JSON.stringify(report, null, 2)}\n`);
         return {
           code: ExitCode.ok,
@@ -193,6 +204,7 @@ async function run({ command, json }: Invocation, log: Logger, end: ProcessEnd):
       }
     }
   } catch (caught) {
+    phases.stop(false);
     const err = toRestoreError(caught, controller.signal);
     log.debug({ err: caught }, 'failure details');
     return failed(err);
@@ -232,10 +244,11 @@ async function main(argv: string[]): Promise<number> {
     return ExitCode.ok;
   }
   // When stdout carries the command's output, the log lines go to stderr.
-  const log = createLogger('info', invocation.command === 'list' || invocation.json ? 2 : 1, scrubber);
+  const phases = new PhaseTracker();
+  const log = createLogger('info', invocation.command === 'list' || invocation.json ? 2 : 1, scrubber, phases);
   // Until the configuration is known: the configured termination log if it is usable on its own.
   const end = new ProcessEnd(log, fallbackTerminationLog(process.env), Boolean(process.env.SQLITE_RESTORE_TERMINATION_LOG?.trim()), scrubber.text);
-  return end.now(await run(invocation, log, end));
+  return end.now(await run(invocation, log, end, phases));
 }
 
 // Usage, --help and --version write to stdout or stderr, a pipe whose write

@@ -76,6 +76,8 @@ export interface Config {
   readonly verifyDir: string;
   /** SQLITE_RESTORE_MAX_AGE: how old the newest backup may be (a warning on restore, exit 69 on verify); undefined: no check. */
   readonly maxAgeMs: number | undefined;
+  /** At most this long without a log line while a run works (progress lines, heartbeats). */
+  readonly progressIntervalMs: number;
 }
 
 /** Every variable this tool reads; the README table documents exactly these. */
@@ -108,6 +110,7 @@ export const CONFIG_VARIABLES = [
   'SQLITE_RESTORE_TARGET_MATCH',
   'SQLITE_RESTORE_VERIFY_DIR',
   'SQLITE_RESTORE_MAX_AGE',
+  'SQLITE_RESTORE_PROGRESS_SECONDS',
 ] as const;
 
 export function parseReplicaUrl(raw: string): ReplicaLocation {
@@ -211,6 +214,12 @@ export const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 /** Seconds for a timer: 1 to MAX_TIMER_SECONDS. */
 function timerSeconds(value: number, name: string): number {
   if (value < 1 || value > MAX_TIMER_SECONDS) throw new ConfigError(`${name} must be between 1 and ${MAX_TIMER_SECONDS} seconds`);
+  return value;
+}
+
+/** SQLITE_RESTORE_PROGRESS_SECONDS: 1 s to an hour. */
+function progressSeconds(value: number): number {
+  if (value < 1 || value > 3600) throw new ConfigError('SQLITE_RESTORE_PROGRESS_SECONDS must be between 1 and 3600');
   return value;
 }
 
@@ -452,6 +461,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command
       target: parseTarget(present),
       verifyDir,
       maxAgeMs: maxAge === undefined ? undefined : parseMaxAge(maxAge, 'SQLITE_RESTORE_MAX_AGE'),
+      progressIntervalMs: 1000 * progressSeconds(env.get('SQLITE_RESTORE_PROGRESS_SECONDS').default('5').asIntPositive()),
     };
     if (config.concurrency > 64) throw new ConfigError('SQLITE_RESTORE_CONCURRENCY must be between 1 and 64');
     return Object.freeze(config);
@@ -497,6 +507,8 @@ export function describeConfig(config: Config, command: Command = 'restore'): Re
     s3: config.replica.kind === 's3' ? config.s3 : undefined,
     timeoutSeconds: config.timeoutSeconds,
     concurrency: config.concurrency,
+    ...(config.maxAgeMs !== undefined ? { maxAgeSeconds: config.maxAgeMs / 1000 } : {}),
+    progressSeconds: config.progressIntervalMs / 1000,
   };
   if (command === 'list') return source;
   if (command === 'verify') {

@@ -13,10 +13,11 @@ import { ensureDirectory } from './local/directories.js';
 import { inspectTarget, judgeExisting } from './local/existing-database.js';
 import { trackTemp } from './local/exit-cleanup.js';
 import { acquireRestoreLock, lockDeadline } from './local/lock.js';
-import { reserveMarker, type Marker, type MarkerSlot } from './local/marker.js';
+import { previousProvenance, reserveMarker, type Marker, type MarkerSlot } from './local/marker.js';
 import { publishFile } from './local/publish.js';
 import { removeLeftovers, removeQuietly, tempPaths } from './local/temp-files.js';
 import type { Logger } from './log.js';
+import type { PhaseTracker } from './phase.js';
 import { Progress } from './progress.js';
 import { verifyDatabase } from './sqlite/verify.js';
 import { staleness } from './freshness.js';
@@ -29,6 +30,8 @@ export interface RestoreDeps {
   readonly layout: Layout;
   readonly log: Logger;
   readonly signal: AbortSignal;
+  /** Stamps the run's phase on its log lines (cli.ts); absent in unit tests. */
+  readonly phases?: PhaseTracker;
 }
 
 /** One reused buffer: a stream would allocate the whole file's size in buffers for the collector. */
@@ -52,6 +55,7 @@ async function sha256Of(file: string, signal: AbortSignal): Promise<string> {
 export async function restore(deps: RestoreDeps): Promise<Marker> {
   const { config, log, signal } = deps;
   const t0 = Date.now();
+  deps.phases?.enter('prepare');
   // Directories this run creates get the database's owner: the app must be able to create its -wal there.
   for (const [file, setting] of [
     [config.dbPath, 'SQLITE_RESTORE_DB_PATH'],
@@ -76,18 +80,21 @@ export async function restore(deps: RestoreDeps): Promise<Marker> {
   }
 }
 
-async function restoreLocked({ config, store, layout, log, signal }: RestoreDeps, marker: MarkerSlot, t0: number): Promise<Marker> {
+async function restoreLocked({ config, store, layout, log, signal, phases }: RestoreDeps, marker: MarkerSlot, t0: number): Promise<Marker> {
   const existing = await inspectTarget(config.dbPath);
   if (existing.state === 'present' && config.ifExists === 'skip') {
     const judgement = await judgeExisting(config.dbPath, signal);
     if (judgement.valid) {
       if (judgement.warning) log.warn({ event: 'existing-kept', database: config.dbPath, reason: judgement.warning }, `the database in place: ${judgement.warning}`);
-      log.info({ event: 'skip', database: config.dbPath, bytes: judgement.bytes }, 'a valid database is already in place; not restoring');
+      log.info({ event: 'skip', database: config.dbPath, bytes: judgement.bytes, checks: judgement.checks }, 'a valid database is already in place; not restoring');
+      const restoredBy = await previousProvenance(config.markerPath, config.dbPath);
       return marker.write({
         outcome: 'skipped',
         database: config.dbPath,
         replica: config.replica.url,
-        verify: config.verify,
+        checks: judgement.checks,
+        ...(restoredBy ? { restoredBy } : {}),
+        ...(judgement.warning ? { warnings: [judgement.warning] } : {}),
         durationsMs: { total: Date.now() - t0 },
       });
     }
@@ -95,7 +102,9 @@ async function restoreLocked({ config, store, layout, log, signal }: RestoreDeps
   }
 
   const tPlan = Date.now();
+  phases?.enter('list');
   const plan = await layout.plan(store, signal, config.target);
+  phases?.enter('plan');
   const planMs = Date.now() - tPlan;
   if (!plan) {
     // What stands around the prefix, so that a mistyped one shows where the operator looks.
@@ -109,7 +118,6 @@ async function restoreLocked({ config, store, layout, log, signal }: RestoreDeps
         outcome: 'first-boot',
         database: config.dbPath,
         replica: config.replica.url,
-        verify: config.verify,
         ...(nearby ? { warnings: [`no backup found${nearby}`] } : {}),
         durationsMs: { plan: planMs, total: Date.now() - t0 },
       });
@@ -144,7 +152,7 @@ async function restoreLocked({ config, store, layout, log, signal }: RestoreDeps
   /** Builds and verifies one plan into the temporary file. */
   const attempt = async (candidate: RestorePlan) => {
     const verify = stricter(config.verify, candidate.minVerify);
-    const progress = new Progress(log, candidate.steps.reduce((sum, step) => sum + step.object.size, 0));
+    const progress = new Progress(log, candidate.steps.reduce((sum, step) => sum + step.object.size, 0), phases, config.progressIntervalMs);
     try {
       progress.start();
       const built = await buildDatabase({
@@ -158,7 +166,13 @@ async function restoreLocked({ config, store, layout, log, signal }: RestoreDeps
       });
       const downloadMs = progress.stop();
       await removeQuietly(temp.spill);
+      log.info(
+        { event: 'applied', ...built.details, transactions: built.transactions, pagesWritten: built.pagesWritten, pageSize: built.pageSize, durationMs: downloadMs },
+        'backup applied',
+      );
 
+      phases?.enter('verify');
+      log.info({ event: 'verify-start', verify }, verify === 'none' ? 'verification off: header checks only' : `verifying the database (${verify === 'full' ? 'integrity_check' : 'quick_check'})`);
       const tVerify = Date.now();
       // SQLite checks the file in a worker thread while this thread hashes it.
       const [verified, sha256] = await Promise.all([
@@ -167,7 +181,9 @@ async function restoreLocked({ config, store, layout, log, signal }: RestoreDeps
       ]);
       // Opening the file for checks may leave SQLite's side files: never publish those.
       for (const suffix of ['-wal', '-shm']) await removeQuietly(`${temp.db}${suffix}`);
-      return { built, verified, sha256, verify, downloadMs, verifyMs: Date.now() - tVerify };
+      const verifyMs = Date.now() - tVerify;
+      log.info({ event: 'verified', verify, pageCount: verified.pageCount, sha256, durationMs: verifyMs }, `verified (${verify}) in ${verifyMs} ms`);
+      return { built, verified, sha256, verify, downloadMs, verifyMs };
     } finally {
       progress.stop();
       downloaded += progress.bytes;
@@ -201,6 +217,7 @@ async function restoreLocked({ config, store, layout, log, signal }: RestoreDeps
     const warnings = [...rejections, ...chosen.warnings, ...(stale ? [stale] : [])];
 
     signal.throwIfAborted();
+    phases?.enter('publish');
     const tPublish = Date.now();
     await publishFile(temp.db, config.dbPath, config.file);
     const publishMs = Date.now() - tPublish;
@@ -219,10 +236,7 @@ async function restoreLocked({ config, store, layout, log, signal }: RestoreDeps
       ...(warnings.length > 0 ? { warnings } : {}),
       durationsMs: { plan: planMs, download: downloadMs, verify: verifyMs, publish: publishMs, total: Date.now() - t0 },
     }).then((marker) => {
-      log.info(
-        { event: 'applied', ...built.details, transactions: built.transactions, pagesWritten: built.pagesWritten, pageSize: built.pageSize },
-        'backup applied',
-      );
+      log.info({ event: 'published', database: config.dbPath, marker: config.markerPath, durationMs: publishMs }, 'database and marker in place');
       return marker;
     });
   } catch (err) {

@@ -9,6 +9,7 @@ import { staleness } from './freshness.js';
 import { ensureDirectory } from './local/directories.js';
 import type { Layout } from './layout/layout.js';
 import type { Logger } from './log.js';
+import type { PhaseTracker } from './phase.js';
 import { restore } from './restore.js';
 import type { Store } from './store/store.js';
 import { TOOL } from './version.js';
@@ -36,12 +37,13 @@ export interface VerifyDeps {
   readonly layout: Layout;
   readonly log: Logger;
   readonly signal: AbortSignal;
+  readonly phases?: PhaseTracker;
 }
 
 /** The prefix of scratch directories, inside config.verifyDir. */
 export const SCRATCH_PREFIX = '.sqlite-s3-restore-verify-';
 
-export async function verifyBackup({ config, store, layout, log, signal }: VerifyDeps): Promise<VerifyReport> {
+export async function verifyBackup({ config, store, layout, log, signal, phases }: VerifyDeps): Promise<VerifyReport> {
   let scratch: string;
   await ensureDirectory(config.verifyDir, { setting: 'SQLITE_RESTORE_VERIFY_DIR' });
   try {
@@ -66,6 +68,7 @@ export async function verifyBackup({ config, store, layout, log, signal }: Verif
       layout,
       log,
       signal,
+      ...(phases ? { phases } : {}),
     });
     // The backup restores; whether it is recent enough is the last question, and its own exit code.
     const stale = marker.backupTime && config.target === 'latest' ? staleness(Date.parse(marker.backupTime), config.maxAgeMs) : undefined;

@@ -16,7 +16,13 @@ import { scanWal } from './wal-scan.js';
 export type Presence = { readonly state: 'absent' } | { readonly state: 'present'; readonly bytes: number };
 
 export type Judgement =
-  | { readonly valid: true; readonly bytes: number; readonly warning?: string }
+  | {
+      readonly valid: true;
+      readonly bytes: number;
+      /** What was checked, for the marker: 'header' (page 1 and the size, with the -wal's newest commit), 'wal' (its frames' checksums), 'sqlite-open', 'quick_check'. */
+      readonly checks: readonly string[];
+      readonly warning?: string;
+    }
   | { readonly valid: false; readonly reason: string };
 
 const SIDE_SUFFIXES = ['-wal', '-shm', '-journal'] as const;
@@ -56,8 +62,9 @@ export async function judgeExisting(dbPath: string, signal: AbortSignal): Promis
       // Opening it read-write, as the app's first open would, rolls the journal back.
       return await askSqlite(dbPath, size, 'read-write', 'it has a hot -journal (an interrupted transaction)', signal);
     }
-    const cheap = judgeEffective(header, size, await scanWal(`${dbPath}-wal`, signal));
-    if (cheap.kind === 'valid') return { valid: true, bytes: size };
+    const wal = await scanWal(`${dbPath}-wal`, signal);
+    const cheap = judgeEffective(header, size, wal);
+    if (cheap.kind === 'valid') return { valid: true, bytes: size, checks: wal.kind === 'none' ? ['header'] : ['header', 'wal'] };
     if (cheap.kind === 'not-a-database') return { valid: false, reason: cheap.reason };
     return await askSqlite(dbPath, size, 'read-only', cheap.reason, signal);
   } catch (err) {
@@ -77,10 +84,10 @@ async function askSqlite(dbPath: string, size: number, access: Access, why: stri
   switch (verdict.kind) {
     case 'ok': {
       const opened = access === 'read-write' ? 'SQLite rolls it back on open, as the app would,' : 'SQLite opens it';
-      return { valid: true, bytes: size, warning: `${why}, but ${opened} and quick_check passes: kept` };
+      return { valid: true, bytes: size, checks: ['header', 'sqlite-open', 'quick_check'], warning: `${why}, but ${opened} and quick_check passes: kept` };
     }
     case 'undecided':
-      return { valid: true, bytes: size, warning: `${why}, and SQLite cannot tell (${verdict.reason}): kept` };
+      return { valid: true, bytes: size, checks: ['header', 'sqlite-open'], warning: `${why}, and SQLite cannot tell (${verdict.reason}): kept` };
     case 'failed':
       return { valid: false, reason: `${why}, and SQLite rejects it: ${verdict.reason}` };
   }

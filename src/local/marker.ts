@@ -16,9 +16,11 @@ import { tempPathFor } from './temp-files.js';
 
 export type Outcome = 'restored' | 'skipped' | 'first-boot';
 
-export interface Marker {
-  readonly outcome: Outcome;
-  readonly database: string;
+/** Bumped when a field changes meaning or goes away; new fields may appear within a version. */
+export const MARKER_SCHEMA_VERSION = 1;
+
+/** Where a restored database came from: the restored marker's own fields, carried by later skipped runs. */
+export interface Provenance {
   readonly replica: string;
   readonly source?: Readonly<Record<string, unknown>>;
   /** A point-in-time restore: the target asked for and what was reached. */
@@ -26,8 +28,20 @@ export interface Marker {
   /** When the restored state was written to the replica (layout.ts planWrittenAt). */
   readonly backupTime?: string;
   readonly bytes?: { readonly downloaded: number; readonly database: number };
+  /** SHA-256 of the database as it was published (the app changes it afterwards). */
   readonly sha256?: string;
-  readonly verify: Config['verify'];
+  /** The verification it passed before it was published. */
+  readonly verify?: Config['verify'];
+}
+
+export interface Marker extends Provenance {
+  readonly schemaVersion: typeof MARKER_SCHEMA_VERSION;
+  readonly outcome: Outcome;
+  readonly database: string;
+  /** skipped: what this run checked of the database in place (existing-database.ts). */
+  readonly checks?: readonly string[];
+  /** skipped: the restore that put the database in place, from the marker it left, when known. */
+  readonly restoredBy?: Provenance & { readonly time: string; readonly tool?: typeof TOOL };
   readonly durationsMs: Readonly<Record<string, number>>;
   readonly warnings?: readonly string[];
   readonly tool: typeof TOOL;
@@ -36,7 +50,7 @@ export interface Marker {
 
 export interface MarkerSlot {
   /** Writes the marker (temp file, fsync, rename, fsync directory). */
-  write(marker: Omit<Marker, 'tool' | 'time'>): Promise<Marker>;
+  write(marker: Omit<Marker, 'tool' | 'time' | 'schemaVersion'>): Promise<Marker>;
   /** Removes the reserved temporary file if the marker was not written. */
   discard(): Promise<void>;
 }
@@ -73,7 +87,7 @@ export async function reserveMarker(markerPath: string): Promise<MarkerSlot> {
   let settled = false;
   return {
     async write(marker) {
-      const full: Marker = { ...marker, tool: TOOL, time: new Date().toISOString() };
+      const full: Marker = { schemaVersion: MARKER_SCHEMA_VERSION, ...marker, tool: TOOL, time: new Date().toISOString() };
       settled = true;
       try {
         try {
@@ -128,4 +142,44 @@ async function checkReplaceable(markerPath: string): Promise<void> {
     }
     // EACCES and the like are about writing into the file, which a rename does not need.
   }
+}
+
+/** A marker is a small JSON document: anything larger at its path is not one of ours. */
+const MAX_MARKER_BYTES = 64 * 1024;
+
+/**
+ * The restore that put `database` in place, from the marker a previous run
+ * left at `markerPath` (a restored one, or a skipped one that carried it);
+ * undefined when there is none or it cannot be trusted to be ours.
+ */
+export async function previousProvenance(markerPath: string, database: string): Promise<Marker['restoredBy']> {
+  let text: string;
+  try {
+    const handle = await fs.open(markerPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      const stats = await handle.stat();
+      if (!stats.isFile() || stats.size > MAX_MARKER_BYTES) return undefined;
+      text = await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return undefined;
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(doc) || doc.database !== database) return undefined;
+  if (doc.outcome === 'skipped') return isRecord(doc.restoredBy) && typeof doc.restoredBy.time === 'string' ? (doc.restoredBy as unknown as Marker['restoredBy']) : undefined;
+  if (doc.outcome !== 'restored' || typeof doc.time !== 'string' || typeof doc.replica !== 'string') return undefined;
+  const picked: Record<string, unknown> = { time: doc.time, replica: doc.replica };
+  for (const key of ['source', 'target', 'backupTime', 'bytes', 'sha256', 'verify', 'tool'] as const) if (doc[key] !== undefined) picked[key] = doc[key];
+  return picked as unknown as Marker['restoredBy'];
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -1,6 +1,7 @@
 // What is already at the target path decides what happens by default
 // (SQLITE_RESTORE_IF_EXISTS=skip): a valid database is kept byte for byte
-// ("skipped"); a 0-byte file is not a database and is replaced by a real restore.
+// ("skipped", its marker saying what was checked and which restore put the
+// database there); a 0-byte file is not a database and is replaced by a real restore.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -63,4 +64,47 @@ test('a 0-byte file at the target path is replaced by a real restore', { timeout
   assertSameDatabase(dbPath, backup.digest);
   const marker = await readMarker(`${dbPath}.restore.json`);
   assert.equal(marker.outcome, 'restored');
+});
+
+test('a skipped run keeps the provenance of the restore before it and says which checks it ran', { timeout: 120_000 }, async () => {
+  const dir = path.join(work, 'provenance');
+  await mkdir(dir);
+  const dbPath = path.join(dir, 'app.db');
+  const env = cliEnv({ replicaUrl: 's3://backups/db', dbPath, terminationLog: path.join(dir, 'termination-log'), s3: s3Env(minio) });
+  assertExit(await runRestore(env), 0);
+  const restored = await readMarker(`${dbPath}.restore.json`);
+  assert.equal(restored.schemaVersion, 1);
+  assert.equal(restored.outcome, 'restored');
+  assert.equal(restored.verify, 'quick');
+  assert.ok(restored.backupTime && restored.sha256);
+
+  // Twice: the second skipped run carries what the first skipped one carried.
+  for (let run = 0; run < 2; run += 1) {
+    const r = await runRestore(env);
+    assertExit(r, 0);
+    const skipped = await readMarker(`${dbPath}.restore.json`);
+    assert.equal(skipped.schemaVersion, 1);
+    assert.equal(skipped.outcome, 'skipped');
+    assert.deepEqual(skipped.checks, ['header']);
+    assert.equal(skipped.verify, undefined, 'no verification ran');
+    assert.equal(skipped.sha256, undefined, 'this run hashed nothing');
+    assert.deepEqual(skipped.restoredBy, {
+      time: restored.time,
+      replica: restored.replica,
+      source: restored.source,
+      backupTime: restored.backupTime,
+      bytes: restored.bytes,
+      sha256: restored.sha256,
+      verify: restored.verify,
+      tool: restored.tool,
+    });
+  }
+
+  // A marker that is not ours (another database's, or not JSON) is not taken for provenance.
+  await writeFile(`${dbPath}.restore.json`, JSON.stringify({ ...restored, database: '/elsewhere/app.db' }));
+  assertExit(await runRestore(env), 0);
+  assert.equal((await readMarker(`${dbPath}.restore.json`)).restoredBy, undefined);
+  await writeFile(`${dbPath}.restore.json`, 'not json');
+  assertExit(await runRestore(env), 0);
+  assert.equal((await readMarker(`${dbPath}.restore.json`)).restoredBy, undefined);
 });

@@ -80,6 +80,7 @@ export function explain(r: RunResult): string {
 }
 
 export interface Marker {
+  schemaVersion: number;
   outcome: 'restored' | 'skipped' | 'first-boot';
   database: string;
   replica: string;
@@ -89,11 +90,16 @@ export interface Marker {
     snapshotIndex: number;
     position: { index: number; offset: number };
   };
+  backupTime?: string;
   bytes?: { downloaded: number; database: number };
   durationsMs: Record<string, number>;
   sha256?: string;
   warnings?: string[];
-  verify: string;
+  /** restored only. */
+  verify?: string;
+  /** skipped only. */
+  checks?: string[];
+  restoredBy?: Record<string, unknown> & { time: string; sha256?: string; replica: string };
   tool: { name: string; version: string };
   time: string;
 }
