@@ -30,6 +30,10 @@ const authNames = new Set([
   'AccessDeniedException',
 ]);
 
+// What STS answers when it refuses a web identity token (IRSA): the SDK names
+// them after its model's shapes, not after the wire codes (InvalidIdentityToken...).
+const webIdentityRefusals = new Set(['InvalidIdentityTokenException', 'ExpiredTokenException', 'IDPRejectedClaimException']);
+
 const networkCodes = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -58,6 +62,14 @@ export function mapS3Error(err: unknown, what: string, bucket: string, retried?:
   if (name === 'CredentialsProviderError') {
     return new AuthError(
       `${what}: no AWS credentials found (configure IRSA, EKS Pod Identity or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)`,
+      { cause: err },
+    );
+  }
+  if (webIdentityRefusals.has(name)) {
+    const reason = (e.message ?? '').split('\n')[0]!.slice(0, 300);
+    return new AuthError(
+      `${what}: STS refused the web identity token (AWS_WEB_IDENTITY_TOKEN_FILE) for AWS_ROLE_ARN: ${detail}${reason ? `: ${reason}` : ''}; ` +
+        "check the role's trust policy: the cluster's OIDC issuer, the token's audience (sts.amazonaws.com) and the service account",
       { cause: err },
     );
   }
@@ -136,6 +148,8 @@ export function isTransient(err: unknown): boolean {
     e.$metadata?.clockSkewCorrected === true ||
     networkCodes.has(e.code ?? '') ||
     e.name === 'TimeoutError' ||
+    // STS could not reach the identity provider to check the token: AWS asks for a retry.
+    e.name === 'IDPCommunicationErrorException' ||
     e.name === 'IdleTimeoutError' ||
     e.name === 'ShortBodyError' ||
     (status === undefined && (e.$response !== undefined || !programmingErrors.has(e.name ?? '')))
