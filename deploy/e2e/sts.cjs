@@ -25,7 +25,8 @@
 //   OIDC_CA_FILE         CA bundle for the issuer's TLS certificate (optional)
 //   AUDIENCE             default sts.amazonaws.com
 //   ROLE_ARN             the role it knows
-//   ROLE_SUBJECT         the token subject allowed to assume it (system:serviceaccount:NS:NAME)
+//   ROLE_SUBJECT         the token subjects allowed to assume it, IAM's StringLike
+//                        (* any characters, ? one): system:serviceaccount:NS:NAME or :NS:*
 //   ROLE_POLICY          session policy (JSON) limiting the credentials (optional)
 //   MINIO_ENDPOINT       MinIO, whose AssumeRole mints the credentials
 //   MINIO_REGION         default us-east-1
@@ -50,6 +51,12 @@ class StsError extends Error {
 }
 const invalidToken = (message) => new StsError(400, 'InvalidIdentityToken', message);
 
+/** IAM's StringLike: * matches any characters, ? one; the rest literally. */
+function stringLike(pattern, value) {
+  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return typeof value === 'string' && new RegExp(`^${re}$`, 's').test(value);
+}
+
 const b64urlJson = (part, what) => {
   try {
     return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
@@ -63,7 +70,7 @@ function getJson(url, ca) {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const lib = u.protocol === 'https:' ? https : http;
-    const req = lib.get(u, { ca, timeout: 10_000, headers: { accept: 'application/json' } }, (res) => {
+    const req = lib.get(u, { ca, timeout: 10_000, headers: { accept: 'application/json, application/jwk-set+json' } }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
@@ -239,7 +246,7 @@ function createSts(config) {
     if (form.get('Action') !== 'AssumeRoleWithWebIdentity') throw new StsError(400, 'InvalidAction', `unsupported action ${form.get('Action')}`);
     const claims = await verifyToken(form.get('WebIdentityToken'), { keys, issuer: config.issuer, audience: config.audience });
     const roleArn = form.get('RoleArn') || '';
-    if (roleArn !== config.roleArn || claims.sub !== config.roleSubject) {
+    if (roleArn !== config.roleArn || !stringLike(config.roleSubject, claims.sub)) {
       throw new StsError(403, 'AccessDenied', `Not authorized to perform sts:AssumeRoleWithWebIdentity (role ${roleArn}, subject ${claims.sub})`);
     }
     let creds;
@@ -275,7 +282,7 @@ function createSts(config) {
   });
 }
 
-module.exports = { createSts, verifyToken, IssuerKeys, StsError, signedStsPost, mintCredentials };
+module.exports = { createSts, verifyToken, stringLike, IssuerKeys, StsError, signedStsPost, mintCredentials };
 
 if (require.main === module) {
   const env = process.env;

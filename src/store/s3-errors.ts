@@ -34,6 +34,17 @@ const authNames = new Set([
 // them after its model's shapes, not after the wire codes (InvalidIdentityToken...).
 const webIdentityRefusals = new Set(['InvalidIdentityTokenException', 'ExpiredTokenException', 'IDPRejectedClaimException']);
 
+/**
+ * An error of the SDK's STS client (credential providers that assume a role):
+ * its AccessDenied is the role's trust policy, not the bucket's.
+ */
+function fromSts(err: unknown): boolean {
+  for (let p = err === null || typeof err !== 'object' ? null : Object.getPrototypeOf(err); p; p = Object.getPrototypeOf(p)) {
+    if ((p as { constructor?: { name?: string } }).constructor?.name === 'STSServiceException') return true;
+  }
+  return false;
+}
+
 const networkCodes = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -65,11 +76,11 @@ export function mapS3Error(err: unknown, what: string, bucket: string, retried?:
       { cause: err },
     );
   }
-  if (webIdentityRefusals.has(name)) {
+  if ((webIdentityRefusals.has(name) || fromSts(err)) && !isTransient(err)) {
     const reason = (e.message ?? '').split('\n')[0]!.slice(0, 300);
     return new AuthError(
-      `${what}: STS refused the web identity token (AWS_WEB_IDENTITY_TOKEN_FILE) for AWS_ROLE_ARN: ${detail}${reason ? `: ${reason}` : ''}; ` +
-        "check the role's trust policy: the cluster's OIDC issuer, the token's audience (sts.amazonaws.com) and the service account",
+      `${what}: STS refused to issue the role's credentials: ${detail}${reason ? `: ${reason}` : ''}; ` +
+        "with IRSA, check the role's trust policy: the cluster's OIDC issuer, the token's audience (sts.amazonaws.com) and the service account (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE)",
       { cause: err },
     );
   }

@@ -18,6 +18,7 @@ import { makeTempDir, removeDir, repoRoot } from '../support/paths.js';
 const require = createRequire(import.meta.url);
 const sts = require(path.join(repoRoot, 'deploy', 'e2e', 'sts.cjs')) as {
   createSts(config: Record<string, unknown>): http.Server;
+  stringLike(pattern: string, value: unknown): boolean;
 };
 
 const ROLE = 'arn:aws:iam::123456789012:role/restore';
@@ -66,7 +67,11 @@ before(async () => {
     if (req.url === '/.well-known/openid-configuration') {
       return res.end(JSON.stringify({ issuer: discoveryIssuer ?? issuer, jwks_uri: `${issuer}/openid/v1/jwks` }));
     }
-    if (req.url === '/openid/v1/jwks') return res.end(JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: KID, use: 'sig', alg: 'RS256' }] }));
+    if (req.url === '/openid/v1/jwks') {
+      // As the API server: 406 unless the client accepts a JWK set.
+      if (!/application\/jwk-set\+json|\*\/\*/.test(req.headers.accept ?? '')) return res.writeHead(406).end();
+      return res.end(JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: KID, use: 'sig', alg: 'RS256' }] }));
+    }
     res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => issuerServer.listen(0, '127.0.0.1', resolve));
@@ -125,6 +130,15 @@ test('refusals with the codes STS uses: bad signature, alg none/HS256, wrong aud
   }
 });
 
+test("the role's subject condition is IAM's StringLike: * and ? only, everything else literal", () => {
+  assert.ok(sts.stringLike('system:serviceaccount:apps:*', 'system:serviceaccount:apps:my-app'));
+  assert.ok(!sts.stringLike('system:serviceaccount:apps:*', 'system:serviceaccount:apps2:my-app'));
+  assert.ok(sts.stringLike('system:serviceaccount:apps:my-app?', 'system:serviceaccount:apps:my-app2'));
+  assert.ok(!sts.stringLike('system:serviceaccount:apps.x:a', 'system:serviceaccount:appsXx:a'), 'a dot is a dot');
+  assert.ok(!sts.stringLike('system:serviceaccount:apps:a', 'system:serviceaccount:apps:a\nx'));
+  assert.ok(!sts.stringLike('*', undefined), 'no subject matches nothing');
+});
+
 test('the SDK reaches it through AWS_ENDPOINT_URL_STS with the token file; its refusal is the tool\'s exit 77', async () => {
   const tokenFile = path.join(work, 'token');
   const saved = process.env.AWS_ENDPOINT_URL_STS;
@@ -144,7 +158,7 @@ test('the SDK reaches it through AWS_ENDPOINT_URL_STS with the token file; its r
     assert.equal((err as Error).name, 'InvalidIdentityTokenException');
     const mapped = mapS3Error(err, 'listing s3://b/p', 'b');
     assert.equal(mapped.exitCode, 77, mapped.message);
-    assert.match(mapped.message, /STS refused the web identity token .*InvalidIdentityTokenException \(HTTP 400\): Incorrect token audience.*check the role's trust policy/);
+    assert.match(mapped.message, /STS refused to issue the role's credentials: InvalidIdentityTokenException \(HTTP 400\): Incorrect token audience.*check the role's trust policy/);
 
     // An expired token: the same exit code.
     await writeFile(tokenFile, jwt({ ...goodClaims(), exp: now() - 3600 }));
@@ -154,6 +168,19 @@ test('the SDK reaches it through AWS_ENDPOINT_URL_STS with the token file; its r
     );
     assert.equal((expired as Error).name, 'ExpiredTokenException');
     assert.equal(mapS3Error(expired, 'listing s3://b/p', 'b').exitCode, 77);
+
+    // A trust policy that does not name the service account: STS's AccessDenied
+    // is the role's, not the bucket's, and the message says so.
+    await writeFile(tokenFile, jwt({ ...goodClaims(), sub: 'system:serviceaccount:apps:other' }));
+    const denied = await fromTokenFile({ webIdentityTokenFile: tokenFile, roleArn: ROLE, clientConfig: { region: 'us-east-1' } })().then(
+      () => assert.fail('another service account must be refused'),
+      (e: unknown) => e,
+    );
+    assert.equal((denied as Error).name, 'AccessDenied');
+    const deniedMapped = mapS3Error(denied, 'listing s3://b/p', 'b');
+    assert.equal(deniedMapped.exitCode, 77);
+    assert.match(deniedMapped.message, /STS refused to issue the role's credentials: AccessDenied \(HTTP 403\): Not authorized to perform sts:AssumeRoleWithWebIdentity/);
+    assert.doesNotMatch(deniedMapped.message, /bucket policy/);
   } finally {
     if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_STS;
     else process.env.AWS_ENDPOINT_URL_STS = saved;
