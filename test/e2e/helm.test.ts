@@ -172,10 +172,14 @@ test('default values: a valid StatefulSet whose restore init container is harden
     fsGroupChangePolicy: 'OnRootMismatch',
     seccompProfile: { type: 'RuntimeDefault' },
   });
-  assert.deepEqual(spec.volumes?.map((v) => v.name), ['litestream-config'], 'the data volume comes from the volumeClaimTemplate');
+  assert.deepEqual(spec.volumes?.map((v) => v.name), ['litestream-config', 'tmp'], 'the data volume comes from the volumeClaimTemplate');
   const app = spec.containers[0]!;
   assert.equal(app.name, 'app');
-  assert.deepEqual(app.volumeMounts, [{ name: 'data', mountPath: '/data' }]);
+  assert.deepEqual(app.volumeMounts, [
+    { name: 'data', mountPath: '/data' },
+    { name: 'tmp', mountPath: '/tmp' },
+  ], "the app's /tmp: SQLite's temporary files on a read-only root file system");
+  assert.deepEqual(spec.volumes?.find((v) => v.name === 'tmp'), { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } });
   assert.deepEqual(envMap(app), { DB_PATH: '/data/app.db' });
   assert.equal(app.securityContext?.readOnlyRootFilesystem, true);
   const sts = find(objects, 'StatefulSet').spec as { replicas: number; volumeClaimTemplates: Array<{ metadata: { name: string } }> };
@@ -367,7 +371,7 @@ test('the Litestream sidecar: a native sidecar after the restore, sharing its re
     { name: 'litestream-config', mountPath: '/etc/litestream', readOnly: true },
   ]);
   assert.deepEqual(c.securityContext, HARDENED);
-  assert.deepEqual(v3.spec.volumes, [
+  assert.deepEqual(v3.spec.volumes?.filter((v) => v.name !== 'tmp'), [
     {
       name: 'litestream-config',
       downwardAPI: { items: [{ path: 'litestream.yml', fieldRef: { fieldPath: "metadata.annotations['sqlite-s3-restore/litestream.yml']" } }] },
@@ -401,7 +405,7 @@ test('the Litestream sidecar: a native sidecar after the restore, sharing its re
   // Off: no sidecar, no annotation, no configuration volume.
   const off = await render({ set: ['restore.litestream.enabled=false'] });
   assert.deepEqual(pod(off).initContainers?.map((i) => i.name), ['restore']);
-  assert.equal(pod(off).volumes, undefined);
+  assert.deepEqual(pod(off).volumes?.map((v) => v.name), ['tmp']);
   assert.equal((find(off, 'StatefulSet').spec as { template: { metadata: { annotations?: unknown } } }).template.metadata.annotations, undefined);
 });
 
