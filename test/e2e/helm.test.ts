@@ -665,6 +665,28 @@ test('the library from a chart of your own: minimal values, an emptyDir data vol
   });
 });
 
+test("the README's pod template for your own chart renders a valid pod, with and without the Litestream sidecar", async () => {
+  const readme = await readFile(path.join(repoRoot, 'README.md'), 'utf8');
+  const snippet = /```yaml\n# templates\/statefulset.yaml, the pod template\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(snippet, "README's pod template snippet");
+  const chart = path.join(work, 'readme-consumer');
+  await mkdir(path.join(chart, 'templates'), { recursive: true });
+  await mkdir(path.join(chart, 'charts'), { recursive: true });
+  await cp(libraryChart, path.join(chart, 'charts', 'sqlite-s3-restore'), { recursive: true });
+  await writeFile(path.join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: readme-consumer\nversion: 1.0.0\ndependencies:\n  - name: sqlite-s3-restore\n    version: 0.1.0\n    repository: file://../sqlite-s3-restore\n');
+  await writeFile(path.join(chart, 'values.yaml'), 'restore:\n  replicaUrl: s3://my-company-backups/my-app/app.db\n  database: {volumeName: data, mountPath: /data, path: /data/app.db, volume: {emptyDir: {}}}\n');
+  const app = ['    - name: app', '      image: my-app', '      volumeMounts: [{name: data, mountPath: /data}]', ''].join('\n');
+  await writeFile(path.join(chart, 'templates', 'pod.yaml'), `apiVersion: v1\nkind: Pod\n${snippet.replace(/^metadata:\n/, 'metadata:\n  name: readme\n').replace(/\n  volumes:/, `\n  containers:\n${app}  volumes:`)}`);
+  for (const enabled of [true, false]) {
+    const objects = await render({ chart, set: [`restore.litestream.enabled=${enabled}`] });
+    const p = find(objects, 'Pod');
+    const spec = podSpecOf(p)!;
+    assert.deepEqual(spec.initContainers?.map((c) => c.name), enabled ? ['restore', 'litestream'] : ['restore']);
+    assert.deepEqual(spec.volumes?.map((v) => v.name), enabled ? ['data', 'litestream-config'] : ['data']);
+    assert.equal(Boolean(p.metadata.annotations?.['sqlite-s3-restore/litestream.yml']), enabled);
+  }
+});
+
 test("the example chart's restore schema is the library's (replicaUrl required there)", async () => {
   const lib = JSON.parse(await readFile(path.join(libraryChart, 'values.schema.json'), 'utf8'));
   const ex = JSON.parse(await readFile(path.join(exampleChart, 'values.schema.json'), 'utf8'));
