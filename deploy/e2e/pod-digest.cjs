@@ -1,17 +1,21 @@
 // Run inside the pod by checks.sh (kubectl exec ... node -e "<this file>" DB
-// [MARKER]) with the image's own node and better-sqlite3: prints, one
+// [MARKER] [SKIP_TABLES]) with the image's own node and better-sqlite3: prints, one
 // key=value per line, the restore marker's outcome and source (outcome empty
 // when there is no marker), and the
 // database's logical digest: SHA-256 over the schema (sqlite_schema without
 // root pages) and every row of every table in a stable order. The algorithm
 // is test/support/digest.ts's (test/e2e/k8s.test.ts keeps them equal), so the
 // digest can be compared with that of the database the backup was taken from.
+// SKIP_TABLES (comma-separated) leaves tables out, schema and rows, as
+// digest.ts's skipTables does: Litestream's own _litestream_seq, which its
+// sidecar bumps at each checkpoint, is not the app's data.
 const fs = require('node:fs');
 const { createHash } = require('node:crypto');
 const Database = require('better-sqlite3');
 
 // `node -e` puts no script path in argv; `node pod-digest.cjs DB` (make-fixture.sh) does
-const [dbPath, markerArg] = process.argv.slice(require.main ? 2 : 1);
+const [dbPath, markerArg, skipArg] = process.argv.slice(require.main ? 2 : 1);
+const skip = new Set((skipArg || '').split(',').filter(Boolean));
 const markerPath = markerArg || `${dbPath}.restore.json`;
 const out = (key, value) => console.log(`${key}=${value}`);
 
@@ -38,7 +42,10 @@ const db = new Database(dbPath, { readonly: true, fileMustExist: true });
 try {
   db.defaultSafeIntegers(true);
   const h = createHash('sha256');
-  const schema = db.prepare('SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name').all();
+  const schema = db
+    .prepare('SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name')
+    .all()
+    .filter((s) => !skip.has(s.tbl_name));
   for (const s of schema) for (const v of [s.type, s.name, s.tbl_name, s.sql]) encode(h, v);
   const tables = [];
   for (const s of schema) {

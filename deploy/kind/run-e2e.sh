@@ -22,7 +22,13 @@
 # with its volume (restore skipped) and with a fresh volume (restored again);
 # releases with wrong keys (77), no backup (66) and a corrupt backup (65), whose
 # exit code and termination message are read from the pod status while the app
-# never starts.
+# never starts; IRSA with no static key (an STS pod trusting the cluster's own
+# OIDC issuer, deploy/e2e/sts.cjs: restored with web identity; a token for
+# another audience or re-signed with another key: 77); the whole loop with the
+# chart's Litestream sidecar, Litestream 0.3 and 0.5 images from Docker Hub
+# (the app writes, the sidecar replicates, the pod and its volume go, the next
+# pod restores the same data, twice); the chart's verify CronJob run as a Job
+# (good: Complete; corrupt: 65 fails it at once; store unreachable: 75 retried).
 #
 # Environment:
 #   KIND_CLUSTER     cluster name (default sqlite-s3-restore-e2e); reused if it exists
@@ -31,6 +37,8 @@
 #   MINIO_IMAGE      default minio/minio:RELEASE.2025-09-07T16-13-09Z
 #   KEEP_CLUSTER=1   keep a cluster this script created (default: delete it)
 #   SKIP_BUILD=1     use an IMAGE already loaded into the cluster
+#   LITESTREAM_V3_IMAGE, LITESTREAM_V5_IMAGE   the sidecar images of the loop
+#                    checks (default litestream/litestream:0.3.13 and :0.5.18)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -47,8 +55,8 @@ MINIO_PASSWORD="$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 log() { printf '\n==> %s\n' "$*"; }
 die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
-for tool in docker kind kubectl helm; do
-  command -v "$tool" >/dev/null 2>&1 || die "$tool is required (this script needs Docker, kind, kubectl and helm)"
+for tool in docker kind kubectl helm openssl; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool is required (this script needs Docker, kind, kubectl, helm and openssl)"
 done
 docker info >/dev/null 2>&1 || die "no Docker engine is reachable: this script cannot run without Docker"
 
@@ -213,6 +221,8 @@ S3_ENDPOINT="$ENDPOINT" BUCKET="$BUCKET" \
 GOOD_PREFIX="$PREFIX" EMPTY_PREFIX="$EMPTY_PREFIX" CORRUPT_PREFIX="$CORRUPT_PREFIX" \
 CREDENTIALS_SECRET=minio-credentials WRONG_CREDENTIALS_SECRET=wrong-credentials \
 EXPECTED_DIGEST="$expected_digest" DB_PATH=/data/notes.db \
+LITESTREAM_V3_IMAGE="${LITESTREAM_V3_IMAGE:-litestream/litestream:0.3.13}" \
+LITESTREAM_V5_IMAGE="${LITESTREAM_V5_IMAGE:-litestream/litestream:0.5.18}" \
   bash "$ROOT/deploy/e2e/checks.sh" all
 
 log "kind e2e: all checks passed"

@@ -30,6 +30,21 @@ const authNames = new Set([
   'AccessDeniedException',
 ]);
 
+// What STS answers when it refuses a web identity token (IRSA): the SDK names
+// them after its model's shapes, not after the wire codes (InvalidIdentityToken...).
+const webIdentityRefusals = new Set(['InvalidIdentityTokenException', 'ExpiredTokenException', 'IDPRejectedClaimException']);
+
+/**
+ * An error of the SDK's STS client (credential providers that assume a role):
+ * its AccessDenied is the role's trust policy, not the bucket's.
+ */
+function fromSts(err: unknown): boolean {
+  for (let p = err === null || typeof err !== 'object' ? null : Object.getPrototypeOf(err); p; p = Object.getPrototypeOf(p)) {
+    if ((p as { constructor?: { name?: string } }).constructor?.name === 'STSServiceException') return true;
+  }
+  return false;
+}
+
 const networkCodes = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -58,6 +73,14 @@ export function mapS3Error(err: unknown, what: string, bucket: string, retried?:
   if (name === 'CredentialsProviderError') {
     return new AuthError(
       `${what}: no AWS credentials found (configure IRSA, EKS Pod Identity or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)`,
+      { cause: err },
+    );
+  }
+  if ((webIdentityRefusals.has(name) || fromSts(err)) && !isTransient(err)) {
+    const reason = (e.message ?? '').split('\n')[0]!.slice(0, 300);
+    return new AuthError(
+      `${what}: STS refused to issue the role's credentials: ${detail}${reason ? `: ${reason}` : ''}; ` +
+        "with IRSA, check the role's trust policy: the cluster's OIDC issuer, the token's audience (sts.amazonaws.com) and the service account (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE)",
       { cause: err },
     );
   }
@@ -136,6 +159,8 @@ export function isTransient(err: unknown): boolean {
     e.$metadata?.clockSkewCorrected === true ||
     networkCodes.has(e.code ?? '') ||
     e.name === 'TimeoutError' ||
+    // STS could not reach the identity provider to check the token: AWS asks for a retry.
+    e.name === 'IDPCommunicationErrorException' ||
     e.name === 'IdleTimeoutError' ||
     e.name === 'ShortBodyError' ||
     (status === undefined && (e.$response !== undefined || !programmingErrors.has(e.name ?? '')))

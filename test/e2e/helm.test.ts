@@ -142,10 +142,13 @@ test('helm lint --strict passes for the library and the example chart with each 
 
 test('default values: a valid StatefulSet whose restore init container is hardened and complete', async () => {
   const objects = await render();
-  assert.deepEqual(objects.map((o) => o.kind).sort(), ['Service', 'ServiceAccount', 'StatefulSet']);
+  assert.deepEqual(objects.map((o) => o.kind).sort(), ['CronJob', 'Service', 'ServiceAccount', 'StatefulSet']);
   const spec = pod(objects);
   const c = restoreContainer(spec);
-  assert.equal(spec.initContainers?.length, 1, 'no sidecar by default');
+  assert.deepEqual(spec.initContainers?.map((i) => [i.name, i.restartPolicy]), [
+    ['restore', undefined],
+    ['litestream', 'Always'],
+  ], 'the restore, then the Litestream backup sidecar');
   assert.equal(c.image, 'sqlite-s3-restore:0.1.0');
   assert.deepEqual(c.args, ['restore']);
   assert.deepEqual(envMap(c), DEFAULT_ENV);
@@ -169,10 +172,14 @@ test('default values: a valid StatefulSet whose restore init container is harden
     fsGroupChangePolicy: 'OnRootMismatch',
     seccompProfile: { type: 'RuntimeDefault' },
   });
-  assert.equal(spec.volumes, undefined, 'the data volume comes from the volumeClaimTemplate');
+  assert.deepEqual(spec.volumes?.map((v) => v.name), ['litestream-config', 'tmp'], 'the data volume comes from the volumeClaimTemplate');
   const app = spec.containers[0]!;
   assert.equal(app.name, 'app');
-  assert.deepEqual(app.volumeMounts, [{ name: 'data', mountPath: '/data' }]);
+  assert.deepEqual(app.volumeMounts, [
+    { name: 'data', mountPath: '/data' },
+    { name: 'tmp', mountPath: '/tmp' },
+  ], "the app's /tmp: SQLite's temporary files on a read-only root file system");
+  assert.deepEqual(spec.volumes?.find((v) => v.name === 'tmp'), { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } });
   assert.deepEqual(envMap(app), { DB_PATH: '/data/app.db' });
   assert.equal(app.securityContext?.readOnlyRootFilesystem, true);
   const sts = find(objects, 'StatefulSet').spec as { replicas: number; volumeClaimTemplates: Array<{ metadata: { name: string } }> };
@@ -182,9 +189,6 @@ test('default values: a valid StatefulSet whose restore init container is harden
   const sa = find(objects, 'ServiceAccount');
   assert.equal(sa.metadata.annotations, undefined, 'no IRSA annotation unless a role is given');
   assert.equal(spec.serviceAccountName, sa.metadata.name);
-
-  const text = await readFile(path.join(exampleChart, 'templates', 'statefulset.yaml'), 'utf8');
-  assert.match(text, /BACKUP SIDECAR GOES HERE/, 'the marked place for the backup sidecar');
 });
 
 test('AWS with IRSA: role annotation on the ServiceAccount, no static keys anywhere', async () => {
@@ -238,6 +242,7 @@ test('static AWS keys with custom Secret key names, a session token, and every o
           'restore.s3.checksums=when_required',
           'restore.s3.endpoint=https://s3.example.com',
           'restore.layout=litestream-v0.5',
+          'restore.litestream.configVersion=v0.5',
           'restore.target.generation=d6c4f0d7dfecb368',
           'restore.target.index=0000002a',
           'restore.target.match=at-or-before',
@@ -294,16 +299,15 @@ test('static AWS keys with custom Secret key names, a session token, and every o
   assert.deepEqual(settable, expected, 'a variable in src/config.ts that the chart cannot set (or the reverse)');
 });
 
-test('a native sidecar from values is rendered after the restore, with restartPolicy Always', async () => {
+test('more native sidecars from values are rendered after the restore and the Litestream sidecar, with restartPolicy Always', async () => {
   const valuesFile = path.join(work, 'sidecar.yaml');
   await writeFile(
     valuesFile,
     [
       'sidecars:',
-      '  - name: backup',
-      '    image: litestream/litestream:0.3.13',
+      '  - name: metrics',
+      '    image: busybox',
       '    restartPolicy: Always',
-      '    args: [replicate]',
       '    volumeMounts: [{name: data, mountPath: /data}]',
       '',
     ].join('\n'),
@@ -311,8 +315,210 @@ test('a native sidecar from values is rendered after the restore, with restartPo
   const spec = pod(await render({ values: [valuesFile] }));
   assert.deepEqual(spec.initContainers?.map((c) => [c.name, c.restartPolicy]), [
     ['restore', undefined],
-    ['backup', 'Always'],
+    ['litestream', 'Always'],
+    ['metrics', 'Always'],
   ]);
+});
+
+/** The StatefulSet's Litestream sidecar, its configuration (from the pod annotation), and the pod's volumes. */
+function litestreamOf(objects: K8sObject[]): { sidecar: Container; config: Record<string, unknown>; text: string; spec: PodSpec } {
+  const spec = pod(objects);
+  const sidecar = spec.initContainers?.find((c) => c.name === 'litestream');
+  assert.ok(sidecar, 'a litestream init container');
+  const template = (find(objects, 'StatefulSet').spec as { template: { metadata: { annotations?: Record<string, string> } } }).template;
+  const text = template.metadata.annotations?.['sqlite-s3-restore/litestream.yml'];
+  assert.ok(text, 'the configuration annotation on the pod template');
+  return { sidecar, config: parseYaml(text) as Record<string, unknown>, text, spec };
+}
+
+/** `litestream databases -config FILE` of a real Litestream binary: it parses and checks the configuration offline. */
+function litestreamDatabases(bin: string, configFile: string): Promise<HelmResult> {
+  return new Promise((resolve, reject) => {
+    execFile(bin, ['databases', '-config', configFile], { timeout: 30_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work } }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') return reject(err);
+      resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('the Litestream sidecar: a native sidecar after the restore, sharing its replica, endpoint, region and keys; v0.3 and v0.5 configurations the real binaries accept', async () => {
+  const shared = [
+    'restore.replicaUrl=s3://backups/apps/my-app',
+    'restore.s3.endpoint=http://minio.minio.svc:9000',
+    'restore.s3.region=eu-west-1',
+    'restore.credentials.existingSecret=minio-credentials',
+    'restore.litestream.image.repository=registry.example.com/litestream',
+    'restore.litestream.syncInterval=500ms',
+    'restore.litestream.snapshotInterval=6h',
+    'restore.litestream.retention=72h',
+    'restore.litestream.extraEnv[0].name=LOG_LEVEL',
+    'restore.litestream.extraEnv[0].value=debug',
+  ];
+  const v3 = litestreamOf(await render({ set: [...shared, 'restore.litestream.image.tag=0.3.13'] }));
+  assert.deepEqual(v3.spec.initContainers?.map((c) => c.name), ['restore', 'litestream'], 'listed after the restore: starts once the database is in place');
+  const c = v3.sidecar;
+  assert.equal(c.restartPolicy, 'Always', 'a native sidecar: stopped after the app');
+  assert.equal(c.image, 'registry.example.com/litestream:0.3.13');
+  assert.equal(c.command, undefined, "the image's entrypoint (litestream)");
+  assert.deepEqual(c.args, ['replicate', '-config', '/etc/litestream/litestream.yml']);
+  assert.deepEqual(envMap(c), {
+    AWS_ACCESS_KEY_ID: 'secret:minio-credentials/AWS_ACCESS_KEY_ID',
+    AWS_SECRET_ACCESS_KEY: 'secret:minio-credentials/AWS_SECRET_ACCESS_KEY',
+    LOG_LEVEL: 'debug',
+  });
+  assert.deepEqual(c.volumeMounts, [
+    { name: 'data', mountPath: '/data' },
+    { name: 'litestream-config', mountPath: '/etc/litestream', readOnly: true },
+  ]);
+  assert.deepEqual(c.securityContext, HARDENED);
+  assert.deepEqual(v3.spec.volumes?.filter((v) => v.name !== 'tmp'), [
+    {
+      name: 'litestream-config',
+      downwardAPI: { items: [{ path: 'litestream.yml', fieldRef: { fieldPath: "metadata.annotations['sqlite-s3-restore/litestream.yml']" } }] },
+    },
+  ]);
+  const replica = { type: 's3', bucket: 'backups', path: 'apps/my-app', endpoint: 'http://minio.minio.svc:9000', region: 'eu-west-1', 'sync-interval': '500ms' };
+  assert.deepEqual(v3.config, { dbs: [{ path: '/data/app.db', replicas: [{ ...replica, 'snapshot-interval': '6h', retention: '72h' }] }] });
+
+  const v5 = litestreamOf(await render({ set: [...shared, 'restore.litestream.image.tag=0.5.18', 'restore.litestream.configVersion=v0.5'] }));
+  assert.deepEqual(v5.config, { dbs: [{ path: '/data/app.db', replica }], snapshot: { interval: '6h', retention: '72h' } });
+  assert.deepEqual(v5.sidecar.args, c.args);
+
+  // The real parsers: Litestream 0.3.13 and 0.5.18 read what the chart renders.
+  for (const [bin, text, key] of [
+    [path.join(binDir, 'litestream'), v3.text, 'replicas'],
+    [path.join(binDir, 'litestream-0.5.18'), v5.text, 'replica'],
+  ] as const) {
+    const file = path.join(work, `${path.basename(bin)}.yml`);
+    await writeFile(file, text);
+    const r = await litestreamDatabases(bin, file);
+    assert.equal(r.code, 0, `${bin} databases: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^path\\s+${key}\\n/data/app\\.db\\s+s3\\s*$`, 'm'), r.stdout);
+  }
+
+  // Path style, only when set (null: Litestream's default, which is the restore's); a file replica.
+  const pathStyle = litestreamOf(await render({ set: ['restore.s3.endpoint=http://m:9000', 'restore.s3.forcePathStyle=false'] }));
+  assert.equal((pathStyle.config.dbs as Array<{ replicas: Array<Record<string, unknown>> }>)[0]!.replicas[0]!['force-path-style'], false);
+  const file = litestreamOf(await render({ set: ['restore.replicaUrl=file:///backups/app', 'restore.litestream.configVersion=v0.5'] }));
+  assert.deepEqual(file.config, { dbs: [{ path: '/data/app.db', replica: { type: 'file', path: '/backups/app' } }] });
+
+  // Off: no sidecar, no annotation, no configuration volume.
+  const off = await render({ set: ['restore.litestream.enabled=false'] });
+  assert.deepEqual(pod(off).initContainers?.map((i) => i.name), ['restore']);
+  assert.deepEqual(pod(off).volumes?.map((v) => v.name), ['tmp']);
+  assert.equal((find(off, 'StatefulSet').spec as { template: { metadata: { annotations?: unknown } } }).template.metadata.annotations, undefined);
+});
+
+test('IRSA without the EKS webhook: the chart projects a token for sts.amazonaws.com and sets AWS_ROLE_ARN / AWS_WEB_IDENTITY_TOKEN_FILE in the restore, the sidecar and the verify Job; no static key anywhere', async () => {
+  const role = 'arn:aws:iam::123456789012:role/my-app-litestream';
+  const objects = await render({
+    values: [example('aws-irsa.yaml')],
+    set: ['restore.irsa.tokenProjection.enabled=true', 'restore.irsa.tokenProjection.expirationSeconds=3600'],
+  });
+  const spec = pod(objects);
+  const verifyPod = podSpecOf(find(objects, 'CronJob'))!;
+  const irsaEnv = {
+    AWS_ROLE_ARN: role,
+    AWS_WEB_IDENTITY_TOKEN_FILE: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token',
+    AWS_STS_REGIONAL_ENDPOINTS: 'regional',
+  };
+  const tokenMount = { name: 'aws-iam-token', mountPath: '/var/run/secrets/eks.amazonaws.com/serviceaccount', readOnly: true };
+  const tokenVolume = {
+    name: 'aws-iam-token',
+    projected: { sources: [{ serviceAccountToken: { audience: 'sts.amazonaws.com', expirationSeconds: 3600, path: 'token' } }] },
+  };
+  for (const c of [restoreContainer(spec), spec.initContainers![1]!, verifyPod.containers[0]!]) {
+    const env = envMap(c);
+    for (const [k, v] of Object.entries(irsaEnv)) assert.equal(env[k], v, `${c.name}: ${k}`);
+    assert.deepEqual(Object.keys(env).filter((k) => /^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)$/.test(k)), [], `${c.name}: no static key`);
+    assert.ok(c.volumeMounts?.some((m) => JSON.stringify(m) === JSON.stringify(tokenMount)), `${c.name} mounts the token`);
+  }
+  assert.ok(spec.volumes?.some((v) => JSON.stringify(v) === JSON.stringify(tokenVolume)), 'the pod projects the token');
+  assert.ok(verifyPod.volumes?.some((v) => JSON.stringify(v) === JSON.stringify(tokenVolume)), 'the verify pod projects the token');
+  assert.equal(spec.automountServiceAccountToken, false, 'the projected token is not the API token');
+  assert.doesNotMatch(JSON.stringify(objects), /secretKeyRef|AWS_SECRET_ACCESS_KEY/, 'no static key anywhere in the release');
+  // Off by default: EKS's webhook injects the same.
+  assert.equal(envMap(restoreContainer(pod(await render({ values: [example('aws-irsa.yaml')] })))).AWS_ROLE_ARN, undefined);
+});
+
+test('the verify CronJob: verify on a scratch emptyDir with the restore\'s replica settings; its Job fails at once on 65/66/77/78 and retries the rest (75)', async () => {
+  const objects = await render({ values: [example('minio.yaml')], set: ['restore.logLevel=debug', 'restore.target.time=2026-03-01T12:00:00Z', 'hostNetwork=true'] });
+  const cron = find(objects, 'CronJob');
+  assert.equal(cron.metadata.name, 'demo-example-app-backup-verify');
+  const spec = cron.spec as {
+    schedule: string;
+    concurrencyPolicy: string;
+    jobTemplate: { spec: { backoffLimit: number; activeDeadlineSeconds: number; podFailurePolicy: unknown; template: { metadata: { labels: Record<string, string> } } } };
+  };
+  assert.equal(spec.schedule, '17 3 * * *');
+  assert.equal(spec.concurrencyPolicy, 'Forbid');
+  const job = spec.jobTemplate.spec;
+  assert.equal(job.backoffLimit, 2);
+  assert.equal(job.activeDeadlineSeconds, 3600);
+  assert.deepEqual(job.podFailurePolicy, {
+    rules: [
+      { action: 'FailJob', onExitCodes: { containerName: 'verify', operator: 'In', values: [65, 66, 77, 78] } },
+      { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+    ],
+  });
+  const sts = find(objects, 'StatefulSet').spec as { selector: { matchLabels: Record<string, string> } };
+  const labels = job.template.metadata.labels;
+  assert.ok(
+    Object.entries(sts.selector.matchLabels).some(([k, v]) => labels[k] !== v),
+    "the verify pods are not selected by the StatefulSet's selector (nor its Service)",
+  );
+  const podSpec = podSpecOf(cron)! as PodSpec & { restartPolicy?: string; hostNetwork?: boolean };
+  assert.equal(podSpec.restartPolicy, 'Never', 'podFailurePolicy needs restartPolicy Never');
+  assert.equal(podSpec.hostNetwork, true, 'the pod network of the app');
+  assert.equal(podSpec.automountServiceAccountToken, false);
+  assert.equal(podSpec.serviceAccountName, pod(objects).serviceAccountName);
+  const [c, ...others] = podSpec.containers;
+  assert.equal(others.length, 0);
+  assert.deepEqual(c!.args, ['verify']);
+  assert.equal(c!.image, restoreContainer(pod(objects)).image);
+  assert.deepEqual(envMap(c!), {
+    SQLITE_RESTORE_REPLICA_URL: 's3://backups/my-app/app.db',
+    SQLITE_RESTORE_S3_ENDPOINT: 'http://minio.minio.svc.cluster.local:9000',
+    SQLITE_RESTORE_S3_FORCE_PATH_STYLE: 'true',
+    SQLITE_RESTORE_CONCURRENCY: '8',
+    SQLITE_RESTORE_LOG_LEVEL: 'debug',
+    SQLITE_RESTORE_TARGET_TIME: '2026-03-01T12:00:00Z',
+    SQLITE_RESTORE_VERIFY_DIR: '/scratch',
+    SQLITE_RESTORE_TIMEOUT_SECONDS: '3000',
+    AWS_ACCESS_KEY_ID: 'secret:minio-credentials/AWS_ACCESS_KEY_ID',
+    AWS_SECRET_ACCESS_KEY: 'secret:minio-credentials/AWS_SECRET_ACCESS_KEY',
+  });
+  for (const name of Object.keys(envMap(c!)).filter((k) => k.startsWith('SQLITE_'))) {
+    assert.ok((CONFIG_VARIABLES as readonly string[]).includes(name), `${name} is a variable the tool reads`);
+  }
+  assert.deepEqual(c!.volumeMounts, [{ name: 'scratch', mountPath: '/scratch' }]);
+  assert.deepEqual(podSpec.volumes, [{ name: 'scratch', emptyDir: { sizeLimit: '2Gi' } }]);
+  assert.deepEqual(c!.securityContext, HARDENED);
+  assert.equal(c!.terminationMessagePolicy, 'FallbackToLogsOnError');
+
+  // The Job's settings and the scratch directory from values.
+  const tuned = podSpecOf(
+    find(
+      await render({
+        set: [
+          'restore.verifyDir=/var/scratch',
+          'restore.verifyJob.backoffLimit=5',
+          'restore.verifyJob.failFastExitCodes={65,66,70,74,77,78}',
+          'restore.verifyJob.scratchSizeLimit=20Gi',
+          'restore.verifyJob.timeoutSeconds=600',
+          'restore.verifyJob.activeDeadlineSeconds=900',
+        ],
+      }),
+      'CronJob',
+    ),
+  )!;
+  const t = tuned.containers[0]!;
+  assert.equal(envMap(t).SQLITE_RESTORE_VERIFY_DIR, '/var/scratch');
+  assert.equal(envMap(t).SQLITE_RESTORE_TIMEOUT_SECONDS, '600');
+  assert.deepEqual(t.volumeMounts, [{ name: 'scratch', mountPath: '/var/scratch' }]);
+  assert.deepEqual(tuned.volumes, [{ name: 'scratch', emptyDir: { sizeLimit: '20Gi' } }]);
+  const off = await render({ set: ['verifyCronJob.enabled=false'] });
+  assert.deepEqual(off.filter((o) => o.kind === 'CronJob'), []);
 });
 
 test('hostNetwork (off by default) puts the pod in the node network with the matching DNS policy', async () => {
@@ -348,6 +554,15 @@ test('values.schema.json and the templates reject bad values', async () => {
     { set: ['restore.verfy=full'], error: /verfy/ },
     { set: ['restore.s3.endpoint=minio:9000'], error: /endpoint/ },
     { set: ['restore.irsa.roleArn=my-role'], error: /roleArn/ },
+    { set: ['restore.irsa.tokenProjection.enabled=true'], error: /tokenProjection.enabled needs irsa.roleArn/ },
+    { set: ['restore.irsa.tokenProjection.expirationSeconds=60'], error: /expirationSeconds/ },
+    { set: ['restore.litestream.configVersion=v0.4'], error: /configVersion/ },
+    { set: ['restore.litestream.syncInterval=1 second'], error: /syncInterval/ },
+    { set: ['restore.layout=zlayer'], error: /zlayer is written by zlayer-storage, not by the Litestream sidecar/ },
+    { set: ['restore.layout=litestream-v0.5'], error: /does not match the Litestream sidecar's litestream.configVersion v0.3/ },
+    { set: ['restore.verifyJob.timeoutSeconds=3600'], error: /timeoutSeconds \(3600\) must be below verifyJob.activeDeadlineSeconds/ },
+    { set: ['restore.verifyJob.failFastExitCodes={65,300}'], error: /failFastExitCodes/ },
+    { set: ['verifyCronJob.schedule='], error: /schedule/ },
     { set: ['replicaCount=2'], error: /replicaCount/ },
     { set: ['restore.database.path=/var/app.db'], error: /must be inside database.mountPath/ },
     {
@@ -450,6 +665,28 @@ test('the library from a chart of your own: minimal values, an emptyDir data vol
   });
 });
 
+test("the README's pod template for your own chart renders a valid pod, with and without the Litestream sidecar", async () => {
+  const readme = await readFile(path.join(repoRoot, 'README.md'), 'utf8');
+  const snippet = /```yaml\n# templates\/statefulset.yaml, the pod template\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(snippet, "README's pod template snippet");
+  const chart = path.join(work, 'readme-consumer');
+  await mkdir(path.join(chart, 'templates'), { recursive: true });
+  await mkdir(path.join(chart, 'charts'), { recursive: true });
+  await cp(libraryChart, path.join(chart, 'charts', 'sqlite-s3-restore'), { recursive: true });
+  await writeFile(path.join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: readme-consumer\nversion: 1.0.0\ndependencies:\n  - name: sqlite-s3-restore\n    version: 0.1.0\n    repository: file://../sqlite-s3-restore\n');
+  await writeFile(path.join(chart, 'values.yaml'), 'restore:\n  replicaUrl: s3://my-company-backups/my-app/app.db\n  database: {volumeName: data, mountPath: /data, path: /data/app.db, volume: {emptyDir: {}}}\n');
+  const app = ['    - name: app', '      image: my-app', '      volumeMounts: [{name: data, mountPath: /data}]', ''].join('\n');
+  await writeFile(path.join(chart, 'templates', 'pod.yaml'), `apiVersion: v1\nkind: Pod\n${snippet.replace(/^metadata:\n/, 'metadata:\n  name: readme\n').replace(/\n  volumes:/, `\n  containers:\n${app}  volumes:`)}`);
+  for (const enabled of [true, false]) {
+    const objects = await render({ chart, set: [`restore.litestream.enabled=${enabled}`] });
+    const p = find(objects, 'Pod');
+    const spec = podSpecOf(p)!;
+    assert.deepEqual(spec.initContainers?.map((c) => c.name), enabled ? ['restore', 'litestream'] : ['restore']);
+    assert.deepEqual(spec.volumes?.map((v) => v.name), enabled ? ['data', 'litestream-config'] : ['data']);
+    assert.equal(Boolean(p.metadata.annotations?.['sqlite-s3-restore/litestream.yml']), enabled);
+  }
+});
+
 test("the example chart's restore schema is the library's (replicaUrl required there)", async () => {
   const lib = JSON.parse(await readFile(path.join(libraryChart, 'values.schema.json'), 'utf8'));
   const ex = JSON.parse(await readFile(path.join(exampleChart, 'values.schema.json'), 'utf8'));
@@ -475,15 +712,29 @@ test('plain manifests (deploy/kubernetes) are valid and carry the same restore i
   assert.deepEqual(objects.map((o) => o.kind).sort(), ['Service', 'ServiceAccount', 'StatefulSet']);
 
   const spec = pod(objects);
-  const rendered = pod(await render({ set: ['restore.replicaUrl=s3://my-bucket/my-app/app.db'] }));
+  const chart = await render({ set: ['restore.replicaUrl=s3://my-bucket/my-app/app.db'] });
+  const rendered = pod(chart);
   assert.deepEqual(restoreContainer(spec), restoreContainer(rendered), 'statefulset.yaml restore container = chart output');
+  assert.deepEqual(spec.initContainers, rendered.initContainers, 'statefulset.yaml restore and Litestream sidecar = chart output');
+  assert.deepEqual(spec.volumes, rendered.volumes, 'statefulset.yaml volumes = chart output');
+  const annotations = (o: K8sObject): unknown => (o.spec as { template: { metadata: { annotations?: unknown } } }).template.metadata.annotations;
+  assert.deepEqual(annotations(find(objects, 'StatefulSet')), annotations(find(chart, 'StatefulSet')), "the Litestream configuration = chart output");
   assert.deepEqual(spec.securityContext, rendered.securityContext);
   assert.deepEqual(spec.containers, rendered.containers, 'statefulset.yaml app container = chart output');
   assert.equal(spec.automountServiceAccountToken, false);
   const sa = find(objects, 'ServiceAccount');
   assert.equal(spec.serviceAccountName, sa.metadata.name);
   assert.match(sa.metadata.annotations?.['eks.amazonaws.com/role-arn'] ?? '', /^arn:aws:iam::\d{12}:role\//);
-  assert.match(await readFile(path.join(dir, 'statefulset.yaml'), 'utf8'), /BACKUP SIDECAR GOES HERE/);
+
+  // verify-cronjob.yaml is the chart's CronJob with the settings its header names.
+  const [cron, ...rest] = parseManifests(await readFile(path.join(dir, 'verify-cronjob.yaml'), 'utf8'));
+  assert.equal(rest.length, 0);
+  validateObject(cron!);
+  const args = ['template', 'my-app', exampleChart, '--set', 'fullnameOverride=my-app', '--set', 'restore.replicaUrl=s3://my-bucket/my-app/app.db'];
+  args.push('--set', 'restore.extraEnvFrom[0].secretRef.name=my-app-backup-verify', '--set', 'restore.extraEnvFrom[0].secretRef.optional=true');
+  const chartCron = find(parseManifests(await helmOk(args)), 'CronJob');
+  assert.equal(cron!.metadata.name, chartCron.metadata.name);
+  assert.deepEqual(cron!.spec, chartCron.spec, 'verify-cronjob.yaml spec = chart output (only the CronJob\'s own labels differ)');
 });
 
 test('the kind end-to-end script and workflow are in place and run the shared checks (they need Docker: not run here)', async () => {

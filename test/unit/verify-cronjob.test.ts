@@ -1,6 +1,8 @@
 // deploy/kubernetes/verify-cronjob.yaml: a valid CronJob (upstream schemas,
 // strict container fields) running `verify` hardened like the init container,
-// with its scratch directory on an emptyDir and only variables the tool reads.
+// with its scratch directory on an emptyDir and only variables the tool reads;
+// its Job fails at once on a finding and retries an unavailable store.
+// (test/e2e/helm.test.ts keeps it equal to the example chart's CronJob.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -14,9 +16,17 @@ test('verify-cronjob.yaml: a valid, hardened CronJob running verify on an emptyD
   assert.deepEqual(objects.map((o) => o.kind), ['CronJob']);
   const cronJob = objects[0]!;
   validateObject(cronJob);
-  const spec = cronJob.spec as { concurrencyPolicy: string; jobTemplate: { spec: { backoffLimit: number } } };
+  const spec = cronJob.spec as {
+    concurrencyPolicy: string;
+    jobTemplate: { spec: { backoffLimit: number; podFailurePolicy: { rules: Array<{ action: string; onExitCodes?: { values: number[] } }> }; template: { spec: { restartPolicy: string } } } };
+  };
   assert.equal(spec.concurrencyPolicy, 'Forbid');
-  assert.equal(spec.jobTemplate.spec.backoffLimit, 0);
+  const job = spec.jobTemplate.spec;
+  assert.ok(job.backoffLimit >= 1, 'an unavailable store (75) is retried');
+  const failFast = job.podFailurePolicy.rules.filter((r) => r.action === 'FailJob').flatMap((r) => r.onExitCodes?.values ?? []);
+  assert.deepEqual(failFast.sort(), [65, 66, 77, 78], 'a finding fails the Job at once');
+  assert.ok(!failFast.includes(75));
+  assert.equal(job.template.spec.restartPolicy, 'Never');
 
   const pod = podSpecOf(cronJob);
   assert.ok(pod);

@@ -12,7 +12,13 @@ Public templates:
   sqlite-s3-restore.initContainer             the init container, as a list item
   sqlite-s3-restore.env                       its env entries (list items)
   sqlite-s3-restore.volumeMounts              its volumeMounts (list items)
-  sqlite-s3-restore.volumes                   pod volumes it needs (list items; may be empty)
+  sqlite-s3-restore.volumes                   pod volumes it and the Litestream sidecar need (list items; may be empty)
+  sqlite-s3-restore.podAnnotations            pod annotations (map; may be empty): the sidecar's Litestream configuration
+  sqlite-s3-restore.litestreamSidecar         the Litestream backup sidecar (list item; empty unless litestream.enabled)
+  sqlite-s3-restore.litestreamConfig          its litestream.yml (v0.3 or v0.5 format)
+  sqlite-s3-restore.verifyContainer           the container of a Job that runs `verify` (list item)
+  sqlite-s3-restore.verifyVolumes             that Job's pod volumes (list items)
+  sqlite-s3-restore.verifyJobSpec             that Job's retry policy: backoffLimit, activeDeadlineSeconds, podFailurePolicy (map)
   sqlite-s3-restore.serviceAccountAnnotations IRSA annotations for the pod's ServiceAccount (map; may be empty)
   sqlite-s3-restore.image                     the image reference
   sqlite-s3-restore.values                    the merged values, as YAML (for your own checks)
@@ -66,6 +72,10 @@ credentials:
 irsa:
   roleArn: ""
   stsRegionalEndpoints: true
+  tokenProjection:
+    enabled: false
+    audience: sts.amazonaws.com
+    expirationSeconds: 86400
 extraEnv: []
 extraEnvFrom: []
 extraVolumeMounts: []
@@ -88,6 +98,44 @@ securityContext:
     drop: [ALL]
   seccompProfile:
     type: RuntimeDefault
+litestream:
+  enabled: false
+  name: litestream
+  image:
+    repository: litestream/litestream
+    tag: "0.3.13"
+    digest: ""
+    pullPolicy: IfNotPresent
+  configVersion: v0.3
+  syncInterval: ""
+  snapshotInterval: ""
+  retention: ""
+  extraEnv: []
+  extraVolumeMounts: []
+  resources:
+    requests:
+      cpu: 50m
+      memory: 64Mi
+    limits:
+      memory: 256Mi
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 65532
+    runAsGroup: 65532
+    readOnlyRootFilesystem: true
+    allowPrivilegeEscalation: false
+    privileged: false
+    capabilities:
+      drop: [ALL]
+    seccompProfile:
+      type: RuntimeDefault
+verifyJob:
+  name: verify
+  timeoutSeconds: 3000
+  activeDeadlineSeconds: 3600
+  backoffLimit: 2
+  failFastExitCodes: [65, 66, 77, 78]
+  scratchSizeLimit: 2Gi
 {{- end -}}
 
 {{/*
@@ -150,6 +198,21 @@ by key; lists are replaced whole.
 {{- if and $v.credentials.existingSecret $v.irsa.roleArn -}}
 {{- fail "sqlite-s3-restore: set either credentials.existingSecret (static keys) or irsa.roleArn, not both: static AWS keys silently win over IRSA" -}}
 {{- end -}}
+{{- if and $v.irsa.tokenProjection.enabled (not $v.irsa.roleArn) -}}
+{{- fail "sqlite-s3-restore: irsa.tokenProjection.enabled needs irsa.roleArn (the role the token is exchanged for)" -}}
+{{- end -}}
+{{- if and $v.litestream.enabled (not (regexMatch "^s3://[^/]+(/.*)?$|^file:///" $v.replicaUrl)) -}}
+{{- fail (printf "sqlite-s3-restore: the Litestream sidecar replicates to s3:// or file:// replicas; replicaUrl is %q" $v.replicaUrl) -}}
+{{- end -}}
+{{- if ge (int64 $v.verifyJob.timeoutSeconds) (int64 $v.verifyJob.activeDeadlineSeconds) -}}
+{{- fail (printf "sqlite-s3-restore: verifyJob.timeoutSeconds (%d) must be below verifyJob.activeDeadlineSeconds (%d), so that the tool reports a timeout (75) before Kubernetes kills the Job" (int64 $v.verifyJob.timeoutSeconds) (int64 $v.verifyJob.activeDeadlineSeconds)) -}}
+{{- end -}}
+{{- if and $v.litestream.enabled (eq $v.layout "zlayer") -}}
+{{- fail "sqlite-s3-restore: layout zlayer is written by zlayer-storage, not by the Litestream sidecar: set litestream.enabled=false or the layout Litestream writes" -}}
+{{- end -}}
+{{- if and $v.litestream.enabled $v.layout (ne $v.layout "auto") (ne $v.layout (printf "litestream-%s" $v.litestream.configVersion)) -}}
+{{- fail (printf "sqlite-s3-restore: layout %s does not match the Litestream sidecar's litestream.configVersion %s" $v.layout $v.litestream.configVersion) -}}
+{{- end -}}
 {{- toYaml $v -}}
 {{- end -}}
 
@@ -176,32 +239,63 @@ by key; lists are replaced whole.
 
 {{- define "sqlite-s3-restore.env.items" -}}
 {{- $v := include "sqlite-s3-restore.values" . | fromYaml -}}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_REPLICA_URL" "value" $v.replicaUrl) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_LAYOUT" "value" $v.layout) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_DB_PATH" "value" $v.database.path) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_S3_ENDPOINT" "value" $v.s3.endpoint) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_S3_FORCE_PATH_STYLE" "value" $v.s3.forcePathStyle) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_S3_REGION" "value" $v.s3.region) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_S3_CHECKSUMS" "value" $v.s3.checksums) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_IF_EXISTS" "value" $v.ifExists) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_IF_NO_BACKUP" "value" $v.ifNoBackup) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_VERIFY" "value" $v.verify) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_MARKER_PATH" "value" $v.markerPath) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_TIMEOUT_SECONDS" "value" $v.timeoutSeconds) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS" "value" $v.idleTimeoutSeconds) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_CONCURRENCY" "value" $v.concurrency) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_MAX_ATTEMPTS" "value" $v.maxAttempts) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_RETRY_WINDOW_SECONDS" "value" $v.retryWindowSeconds) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_FILE_MODE" "value" $v.fileMode) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_FILE_UID" "value" $v.fileUid) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_FILE_GID" "value" $v.fileGid) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_LOG_LEVEL" "value" $v.logLevel) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_TARGET_TIME" "value" $v.target.time) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_TARGET_GENERATION" "value" $v.target.generation) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_TARGET_INDEX" "value" $v.target.index) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_TARGET_TXID" "value" $v.target.txid) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_TARGET_MATCH" "value" $v.target.match) }}
-{{- include "sqlite-s3-restore.envVar" (dict "name" "SQLITE_RESTORE_VERIFY_DIR" "value" $v.verifyDir) }}
+{{- include "sqlite-s3-restore.settingsEnv" (dict "v" $v "except" (list)) }}
+{{- include "sqlite-s3-restore.credentialsEnv" $v }}
+{{- with $v.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The SQLITE_RESTORE_* variables of the merged values .v, in one fixed order,
+except those named in .except (the verify Job leaves out what only a restore
+reads and sets its own timeout and scratch directory).
+*/}}
+{{- define "sqlite-s3-restore.settingsEnv" -}}
+{{- $v := .v -}}
+{{- $settings := list
+  (list "SQLITE_RESTORE_REPLICA_URL" $v.replicaUrl)
+  (list "SQLITE_RESTORE_LAYOUT" $v.layout)
+  (list "SQLITE_RESTORE_DB_PATH" $v.database.path)
+  (list "SQLITE_RESTORE_S3_ENDPOINT" $v.s3.endpoint)
+  (list "SQLITE_RESTORE_S3_FORCE_PATH_STYLE" $v.s3.forcePathStyle)
+  (list "SQLITE_RESTORE_S3_REGION" $v.s3.region)
+  (list "SQLITE_RESTORE_S3_CHECKSUMS" $v.s3.checksums)
+  (list "SQLITE_RESTORE_IF_EXISTS" $v.ifExists)
+  (list "SQLITE_RESTORE_IF_NO_BACKUP" $v.ifNoBackup)
+  (list "SQLITE_RESTORE_VERIFY" $v.verify)
+  (list "SQLITE_RESTORE_MARKER_PATH" $v.markerPath)
+  (list "SQLITE_RESTORE_TIMEOUT_SECONDS" $v.timeoutSeconds)
+  (list "SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS" $v.idleTimeoutSeconds)
+  (list "SQLITE_RESTORE_CONCURRENCY" $v.concurrency)
+  (list "SQLITE_RESTORE_MAX_ATTEMPTS" $v.maxAttempts)
+  (list "SQLITE_RESTORE_RETRY_WINDOW_SECONDS" $v.retryWindowSeconds)
+  (list "SQLITE_RESTORE_FILE_MODE" $v.fileMode)
+  (list "SQLITE_RESTORE_FILE_UID" $v.fileUid)
+  (list "SQLITE_RESTORE_FILE_GID" $v.fileGid)
+  (list "SQLITE_RESTORE_LOG_LEVEL" $v.logLevel)
+  (list "SQLITE_RESTORE_TARGET_TIME" $v.target.time)
+  (list "SQLITE_RESTORE_TARGET_GENERATION" $v.target.generation)
+  (list "SQLITE_RESTORE_TARGET_INDEX" $v.target.index)
+  (list "SQLITE_RESTORE_TARGET_TXID" $v.target.txid)
+  (list "SQLITE_RESTORE_TARGET_MATCH" $v.target.match)
+  (list "SQLITE_RESTORE_VERIFY_DIR" $v.verifyDir)
+-}}
+{{- range $settings }}
+{{- if not (has (index . 0) $.except) }}
+{{- include "sqlite-s3-restore.envVar" (dict "name" (index . 0) "value" (index . 1)) }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+AWS credentials for every container that reaches the replica (restore,
+verify, the Litestream sidecar): static keys from an existing Secret, or the
+IRSA variables the EKS webhook would inject when the chart projects the token
+itself (irsa.tokenProjection.enabled); nothing otherwise.
+*/}}
+{{- define "sqlite-s3-restore.credentialsEnv" -}}
+{{- $v := . -}}
 {{- with $v.credentials.existingSecret }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
@@ -221,8 +315,40 @@ by key; lists are replaced whole.
       key: {{ $v.credentials.sessionTokenKey | quote }}
 {{- end }}
 {{- end }}
-{{- with $v.extraEnv }}
-{{ toYaml . }}
+{{- if $v.irsa.tokenProjection.enabled }}
+- name: AWS_ROLE_ARN
+  value: {{ $v.irsa.roleArn | quote }}
+- name: AWS_WEB_IDENTITY_TOKEN_FILE
+  value: {{ printf "%s/token" (include "sqlite-s3-restore.irsaTokenDir" .) | quote }}
+{{- if $v.irsa.stsRegionalEndpoints }}
+- name: AWS_STS_REGIONAL_ENDPOINTS
+  value: "regional"
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Where the EKS webhook mounts the projected token; the chart uses the same place. */}}
+{{- define "sqlite-s3-restore.irsaTokenDir" -}}
+/var/run/secrets/eks.amazonaws.com/serviceaccount
+{{- end -}}
+
+{{- define "sqlite-s3-restore.irsaTokenMount" -}}
+{{- if .irsa.tokenProjection.enabled }}
+- name: aws-iam-token
+  mountPath: {{ include "sqlite-s3-restore.irsaTokenDir" . }}
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "sqlite-s3-restore.irsaTokenVolume" -}}
+{{- if .irsa.tokenProjection.enabled }}
+- name: aws-iam-token
+  projected:
+    sources:
+      - serviceAccountToken:
+          audience: {{ .irsa.tokenProjection.audience | quote }}
+          expirationSeconds: {{ .irsa.tokenProjection.expirationSeconds | int64 }}
+          path: token
 {{- end }}
 {{- end -}}
 
@@ -230,16 +356,19 @@ by key; lists are replaced whole.
 {{- $v := include "sqlite-s3-restore.values" . | fromYaml -}}
 - name: {{ $v.database.volumeName }}
   mountPath: {{ $v.database.mountPath }}
+{{- include "sqlite-s3-restore.irsaTokenMount" $v }}
 {{- with $v.extraVolumeMounts }}
 {{ toYaml . }}
 {{- end }}
 {{- end -}}
 
 {{/*
-Volumes the init container needs besides what the pod already has: the data
-volume when database.volume is set (e.g. emptyDir: {} or
-persistentVolumeClaim: {claimName: x}; leave it empty with a StatefulSet
-volumeClaimTemplate), then extraVolumes (e.g. the directory of a file:// replica).
+Volumes the init container (and the Litestream sidecar) need besides what the
+pod already has: the data volume when database.volume is set (e.g. emptyDir:
+{} or persistentVolumeClaim: {claimName: x}; leave it empty with a
+StatefulSet volumeClaimTemplate), the projected IRSA token
+(irsa.tokenProjection), the sidecar's configuration (litestream.enabled), then
+extraVolumes (e.g. the directory of a file:// replica).
 */}}
 {{- define "sqlite-s3-restore.volumes" -}}
 {{- include "sqlite-s3-restore.volumes.items" . | trim -}}
@@ -251,6 +380,8 @@ volumeClaimTemplate), then extraVolumes (e.g. the directory of a file:// replica
 - name: {{ $v.database.volumeName }}
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- include "sqlite-s3-restore.irsaTokenVolume" $v }}
+{{- include "sqlite-s3-restore.litestreamConfigVolume" $v }}
 {{- with $v.extraVolumes }}
 {{ toYaml . }}
 {{- end }}
