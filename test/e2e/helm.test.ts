@@ -441,7 +441,7 @@ test('IRSA without the EKS webhook: the chart projects a token for sts.amazonaws
   assert.equal(envMap(restoreContainer(pod(await render({ values: [example('aws-irsa.yaml')] })))).AWS_ROLE_ARN, undefined);
 });
 
-test('the verify CronJob: verify on a scratch emptyDir with the restore\'s replica settings; its Job fails at once on 65/66/77/78 and retries the rest (75)', async () => {
+test('the verify CronJob: verify on a scratch emptyDir with the restore\'s replica settings; its Job fails at once on 65/66/69/77/78 and retries the rest (75)', async () => {
   const objects = await render({ values: [example('minio.yaml')], set: ['restore.logLevel=debug', 'restore.target.time=2026-03-01T12:00:00Z', 'hostNetwork=true'] });
   const cron = find(objects, 'CronJob');
   assert.equal(cron.metadata.name, 'demo-example-app-backup-verify');
@@ -457,7 +457,7 @@ test('the verify CronJob: verify on a scratch emptyDir with the restore\'s repli
   assert.equal(job.activeDeadlineSeconds, 3600);
   assert.deepEqual(job.podFailurePolicy, {
     rules: [
-      { action: 'FailJob', onExitCodes: { containerName: 'verify', operator: 'In', values: [65, 66, 77, 78] } },
+      { action: 'FailJob', onExitCodes: { containerName: 'verify', operator: 'In', values: [65, 66, 69, 77, 78] } },
       { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
     ],
   });

@@ -134,7 +134,8 @@ verifyJob:
   timeoutSeconds: 3000
   activeDeadlineSeconds: 3600
   backoffLimit: 2
-  failFastExitCodes: [65, 66, 77, 78]
+  failFastExitCodes: [65, 66, 69, 77, 78]
+  maxAge: 26h
   scratchSizeLimit: 2Gi
 {{- end -}}
 

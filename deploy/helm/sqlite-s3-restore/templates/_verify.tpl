@@ -34,6 +34,11 @@ credentials (static keys or IRSA) and hardening as the restore. In your chart:
     {{- include "sqlite-s3-restore.settingsEnv" (dict "v" $v "except" $restoreOnly) | trim | nindent 4 }}
     - name: SQLITE_RESTORE_VERIFY_DIR
       value: {{ include "sqlite-s3-restore.verifyDir" $v | quote }}
+    {{- with $job.maxAge }}
+    # A backup that restores but stopped being written fails with 69.
+    - name: SQLITE_RESTORE_MAX_AGE
+      value: {{ . | quote }}
+    {{- end }}
     # Below the Job's activeDeadlineSeconds: the tool reports the timeout itself (exit 75).
     - name: SQLITE_RESTORE_TIMEOUT_SECONDS
       value: {{ $job.timeoutSeconds | int64 | toString | quote }}
