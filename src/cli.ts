@@ -17,6 +17,7 @@ import { FileStore } from './store/file.js';
 import type { Store } from './store/store.js';
 import { verifyBackup } from './verify.js';
 import { unknownVariables } from './unknown-variables.js';
+import { helpLines } from './settings.js';
 import { TOOL } from './version.js';
 
 const USAGE = `Usage: sqlite-s3-restore [restore]
@@ -39,7 +40,10 @@ verify   Restores (the newest state, or the target) into a scratch directory in
          runs PRAGMA integrity_check, reports, and removes it. --json prints the report
          on stdout (the logs then go to stderr).
 
-Configured only through environment variables; see README.md for the list.
+Configured only through environment variables (README.md has the details), plus
+the AWS credential chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, IRSA, EKS Pod Identity):
+${helpLines().join('\n')}
+
 Exit codes: 0 ok, 65 corrupt backup, 66 no backup (or none at the target), 69 backup
 older than SQLITE_RESTORE_MAX_AGE (verify), 70 internal,
 74 local I/O, 75 storage unavailable, 77 auth, 78 configuration, 130/143 interrupted.`;

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import envVar from 'env-var';
 import { ConfigError } from './errors.js';
 import { parseMaxAge } from './freshness.js';
+import { defaultOf, SETTING_NAMES } from './settings.js';
 import {
   describeTarget,
   parseGeneration,
@@ -80,38 +81,8 @@ export interface Config {
   readonly progressIntervalMs: number;
 }
 
-/** Every variable this tool reads; the README table documents exactly these. */
-export const CONFIG_VARIABLES = [
-  'SQLITE_RESTORE_REPLICA_URL',
-  'SQLITE_RESTORE_LAYOUT',
-  'SQLITE_RESTORE_DB_PATH',
-  'SQLITE_RESTORE_S3_ENDPOINT',
-  'SQLITE_RESTORE_S3_FORCE_PATH_STYLE',
-  'SQLITE_RESTORE_S3_REGION',
-  'SQLITE_RESTORE_S3_CHECKSUMS',
-  'SQLITE_RESTORE_IF_EXISTS',
-  'SQLITE_RESTORE_IF_NO_BACKUP',
-  'SQLITE_RESTORE_VERIFY',
-  'SQLITE_RESTORE_MARKER_PATH',
-  'SQLITE_RESTORE_TIMEOUT_SECONDS',
-  'SQLITE_RESTORE_CONCURRENCY',
-  'SQLITE_RESTORE_MAX_ATTEMPTS',
-  'SQLITE_RESTORE_RETRY_WINDOW_SECONDS',
-  'SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS',
-  'SQLITE_RESTORE_LOG_LEVEL',
-  'SQLITE_RESTORE_TERMINATION_LOG',
-  'SQLITE_RESTORE_FILE_MODE',
-  'SQLITE_RESTORE_FILE_UID',
-  'SQLITE_RESTORE_FILE_GID',
-  'SQLITE_RESTORE_TARGET_TIME',
-  'SQLITE_RESTORE_TARGET_GENERATION',
-  'SQLITE_RESTORE_TARGET_INDEX',
-  'SQLITE_RESTORE_TARGET_TXID',
-  'SQLITE_RESTORE_TARGET_MATCH',
-  'SQLITE_RESTORE_VERIFY_DIR',
-  'SQLITE_RESTORE_MAX_AGE',
-  'SQLITE_RESTORE_PROGRESS_SECONDS',
-] as const;
+/** Every variable this tool reads (src/settings.ts). */
+export const CONFIG_VARIABLES = SETTING_NAMES;
 
 export function parseReplicaUrl(raw: string): ReplicaLocation {
   // Checked on the raw text: the URL parser would silently resolve these away.
@@ -303,7 +274,7 @@ function terminationLogPath(value: string, dbPath: string, markerPath: string): 
   return file;
 }
 
-export const DEFAULT_TERMINATION_LOG = '/dev/termination-log';
+export const DEFAULT_TERMINATION_LOG = defaultOf('SQLITE_RESTORE_TERMINATION_LOG');
 
 /**
  * The termination log to use when the configuration as a whole is invalid:
@@ -398,7 +369,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command
     const region = parseRegion(present);
     const checksumSetting = env
       .get('SQLITE_RESTORE_S3_CHECKSUMS')
-      .default('auto')
+      .default(defaultOf('SQLITE_RESTORE_S3_CHECKSUMS'))
       .asEnum(['auto', 'when_required', 'when_supported']);
     const sdkChecksumVarsSet =
       present.AWS_REQUEST_CHECKSUM_CALCULATION !== undefined || present.AWS_RESPONSE_CHECKSUM_VALIDATION !== undefined;
@@ -413,13 +384,13 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command
             ? 'WHEN_REQUIRED'
             : undefined;
 
-    const rawMode = env.get('SQLITE_RESTORE_FILE_MODE').default('0644').example('0660').asString();
+    const rawMode = env.get('SQLITE_RESTORE_FILE_MODE').default(defaultOf('SQLITE_RESTORE_FILE_MODE')).example('0660').asString();
     if (!/^0?[0-7]{3}$/.test(rawMode)) {
       throw new ConfigError('SQLITE_RESTORE_FILE_MODE must be octal permission bits such as 0644 or 0660');
     }
     const config: Config = {
       replica,
-      layout: env.get('SQLITE_RESTORE_LAYOUT').default('auto').asEnum(['auto', 'litestream-v0.3', 'litestream-v0.5', 'zlayer']),
+      layout: env.get('SQLITE_RESTORE_LAYOUT').default(defaultOf('SQLITE_RESTORE_LAYOUT')).asEnum(['auto', 'litestream-v0.3', 'litestream-v0.5', 'zlayer']),
       file: Object.freeze({
         mode: Number.parseInt(rawMode, 8),
         uid: ownerId(env.get('SQLITE_RESTORE_FILE_UID').example('1000').asIntPositive(), 'SQLITE_RESTORE_FILE_UID'),
@@ -431,27 +402,27 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command
         region,
         checksumMode,
         maxAttempts: optionalPositive(env.get('SQLITE_RESTORE_MAX_ATTEMPTS').asIntPositive(), 'SQLITE_RESTORE_MAX_ATTEMPTS'),
-        retryWindowMs: 1000 * retryWindowSeconds(env.get('SQLITE_RESTORE_RETRY_WINDOW_SECONDS').default('60').asIntPositive()),
+        retryWindowMs: 1000 * retryWindowSeconds(env.get('SQLITE_RESTORE_RETRY_WINDOW_SECONDS').default(defaultOf('SQLITE_RESTORE_RETRY_WINDOW_SECONDS')).asIntPositive()),
         idleTimeoutMs:
           1000 *
           timerSeconds(
-            env.get('SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS').default('30').asIntPositive(),
+            env.get('SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS').default(defaultOf('SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS')).asIntPositive(),
             'SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS',
           ),
       }),
       dbPath,
-      ifExists: env.get('SQLITE_RESTORE_IF_EXISTS').default('skip').asEnum(['skip', 'overwrite']),
-      ifNoBackup: env.get('SQLITE_RESTORE_IF_NO_BACKUP').default('fail').asEnum(['fail', 'allow']),
-      verify: env.get('SQLITE_RESTORE_VERIFY').default('quick').asEnum(['none', 'quick', 'full']),
+      ifExists: env.get('SQLITE_RESTORE_IF_EXISTS').default(defaultOf('SQLITE_RESTORE_IF_EXISTS')).asEnum(['skip', 'overwrite']),
+      ifNoBackup: env.get('SQLITE_RESTORE_IF_NO_BACKUP').default(defaultOf('SQLITE_RESTORE_IF_NO_BACKUP')).asEnum(['fail', 'allow']),
+      verify: env.get('SQLITE_RESTORE_VERIFY').default(defaultOf('SQLITE_RESTORE_VERIFY')).asEnum(['none', 'quick', 'full']),
       markerPath,
       timeoutSeconds: timerSeconds(
-        env.get('SQLITE_RESTORE_TIMEOUT_SECONDS').default('900').asIntPositive(),
+        env.get('SQLITE_RESTORE_TIMEOUT_SECONDS').default(defaultOf('SQLITE_RESTORE_TIMEOUT_SECONDS')).asIntPositive(),
         'SQLITE_RESTORE_TIMEOUT_SECONDS',
       ),
-      concurrency: positive(env.get('SQLITE_RESTORE_CONCURRENCY').default('8').asIntPositive(), 'SQLITE_RESTORE_CONCURRENCY'),
+      concurrency: positive(env.get('SQLITE_RESTORE_CONCURRENCY').default(defaultOf('SQLITE_RESTORE_CONCURRENCY')).asIntPositive(), 'SQLITE_RESTORE_CONCURRENCY'),
       logLevel: env
         .get('SQLITE_RESTORE_LOG_LEVEL')
-        .default('info')
+        .default(defaultOf('SQLITE_RESTORE_LOG_LEVEL'))
         .asEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
       terminationLogPath: terminationLogPath(
         env.get('SQLITE_RESTORE_TERMINATION_LOG').default(DEFAULT_TERMINATION_LOG).asString(),
@@ -461,7 +432,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, command
       target: parseTarget(present),
       verifyDir,
       maxAgeMs: maxAge === undefined ? undefined : parseMaxAge(maxAge, 'SQLITE_RESTORE_MAX_AGE'),
-      progressIntervalMs: 1000 * progressSeconds(env.get('SQLITE_RESTORE_PROGRESS_SECONDS').default('5').asIntPositive()),
+      progressIntervalMs: 1000 * progressSeconds(env.get('SQLITE_RESTORE_PROGRESS_SECONDS').default(defaultOf('SQLITE_RESTORE_PROGRESS_SECONDS')).asIntPositive()),
     };
     if (config.concurrency > 64) throw new ConfigError('SQLITE_RESTORE_CONCURRENCY must be between 1 and 64');
     return Object.freeze(config);

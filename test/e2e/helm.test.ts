@@ -238,6 +238,8 @@ test('static AWS keys with custom Secret key names, a session token, and every o
           'restore.fileUid=0',
           'restore.fileGid=1000',
           'restore.logLevel=debug',
+          'restore.progressSeconds=30',
+          'restore.maxAge=26h',
           'restore.s3.forcePathStyle=false',
           'restore.s3.checksums=when_required',
           'restore.s3.endpoint=https://s3.example.com',
@@ -275,6 +277,8 @@ test('static AWS keys with custom Secret key names, a session token, and every o
     SQLITE_RESTORE_FILE_UID: '0',
     SQLITE_RESTORE_FILE_GID: '1000',
     SQLITE_RESTORE_LOG_LEVEL: 'debug',
+    SQLITE_RESTORE_PROGRESS_SECONDS: '30',
+    SQLITE_RESTORE_MAX_AGE: '26h',
     SQLITE_RESTORE_TARGET_GENERATION: 'd6c4f0d7dfecb368',
     SQLITE_RESTORE_TARGET_INDEX: '0000002a',
     SQLITE_RESTORE_TARGET_MATCH: 'at-or-before',
@@ -478,12 +482,14 @@ test('the verify CronJob: verify on a scratch emptyDir with the restore\'s repli
   assert.equal(c!.image, restoreContainer(pod(objects)).image);
   assert.deepEqual(envMap(c!), {
     SQLITE_RESTORE_REPLICA_URL: 's3://backups/my-app/app.db',
+    SQLITE_RESTORE_DB_PATH: '/data/app.db',
     SQLITE_RESTORE_S3_ENDPOINT: 'http://minio.minio.svc.cluster.local:9000',
     SQLITE_RESTORE_S3_FORCE_PATH_STYLE: 'true',
     SQLITE_RESTORE_CONCURRENCY: '8',
     SQLITE_RESTORE_LOG_LEVEL: 'debug',
     SQLITE_RESTORE_TARGET_TIME: '2026-03-01T12:00:00Z',
     SQLITE_RESTORE_VERIFY_DIR: '/scratch',
+    SQLITE_RESTORE_MAX_AGE: '26h',
     SQLITE_RESTORE_TIMEOUT_SECONDS: '3000',
     AWS_ACCESS_KEY_ID: 'secret:minio-credentials/AWS_ACCESS_KEY_ID',
     AWS_SECRET_ACCESS_KEY: 'secret:minio-credentials/AWS_SECRET_ACCESS_KEY',
@@ -533,6 +539,18 @@ test('hostNetwork (off by default) puts the pod in the node network with the mat
   assert.match(r.stderr, /hostNetwork/);
 });
 
+test('numbers where a number is natural: a TXID, a WAL index, seconds', async () => {
+  const env = async (set: string[]): Promise<Record<string, string>> =>
+    envMap(restoreContainer(pod(await render({ set: ['restore.replicaUrl=s3://b-1/p', ...set] }))));
+  assert.equal((await env(['restore.target.txid=12'])).SQLITE_RESTORE_TARGET_TXID, '12');
+  // A WAL index is hex: 12 (a number to Helm) and 00000012 (a string) name the same one.
+  for (const index of ['12', '00000012']) {
+    const byIndex = await env(['restore.target.generation=d6c4f0d7dfecb368', `restore.target.index=${index}`]);
+    assert.equal(byIndex.SQLITE_RESTORE_TARGET_INDEX, index);
+  }
+  assert.equal((await env(['restore.progressSeconds=30', 'restore.maxAge=3600'])).SQLITE_RESTORE_MAX_AGE, '3600');
+});
+
 test('values.schema.json and the templates reject bad values', async () => {
   const cases: Array<{ set: string[]; error: RegExp }> = [
     { set: ['restore.verify=sometimes'], error: /verify/ },
@@ -549,6 +567,9 @@ test('values.schema.json and the templates reject bad values', async () => {
     { set: ['restore.target.match=exact'], error: /target.match is set but no target is/ },
     { set: ['restore.fileMode=644'], error: /fileMode/ }, // a number: must be a quoted string
     { set: ['restore.retryWindowSeconds=3601'], error: /retryWindowSeconds/ },
+    { set: ['restore.maxAge=4 hours'], error: /maxAge/ },
+    { set: ['restore.progressSeconds=0'], error: /progressSeconds/ },
+    { set: ['restore.target.txid=0'], error: /txid/ },
     { set: ['restore.replicaUrl=https://bucket.s3.amazonaws.com/db'], error: /replicaUrl/ },
     { set: ['restore.replicaUrl=s3://Bad_Bucket/db'], error: /replicaUrl/ },
     { set: ['restore.verfy=full'], error: /verfy/ },

@@ -52,6 +52,8 @@ fileMode: "0644"
 fileUid: null
 fileGid: null
 logLevel: info
+progressSeconds: null
+maxAge: ""
 target:
   time: ""
   generation: ""
@@ -267,20 +269,22 @@ reads and sets its own timeout and scratch directory).
   (list "SQLITE_RESTORE_VERIFY" $v.verify)
   (list "SQLITE_RESTORE_MARKER_PATH" $v.markerPath)
   (list "SQLITE_RESTORE_TIMEOUT_SECONDS" $v.timeoutSeconds)
-  (list "SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS" $v.idleTimeoutSeconds)
   (list "SQLITE_RESTORE_CONCURRENCY" $v.concurrency)
   (list "SQLITE_RESTORE_MAX_ATTEMPTS" $v.maxAttempts)
   (list "SQLITE_RESTORE_RETRY_WINDOW_SECONDS" $v.retryWindowSeconds)
+  (list "SQLITE_RESTORE_IDLE_TIMEOUT_SECONDS" $v.idleTimeoutSeconds)
   (list "SQLITE_RESTORE_FILE_MODE" $v.fileMode)
   (list "SQLITE_RESTORE_FILE_UID" $v.fileUid)
   (list "SQLITE_RESTORE_FILE_GID" $v.fileGid)
   (list "SQLITE_RESTORE_LOG_LEVEL" $v.logLevel)
+  (list "SQLITE_RESTORE_PROGRESS_SECONDS" $v.progressSeconds)
   (list "SQLITE_RESTORE_TARGET_TIME" $v.target.time)
   (list "SQLITE_RESTORE_TARGET_GENERATION" $v.target.generation)
   (list "SQLITE_RESTORE_TARGET_INDEX" $v.target.index)
   (list "SQLITE_RESTORE_TARGET_TXID" $v.target.txid)
   (list "SQLITE_RESTORE_TARGET_MATCH" $v.target.match)
   (list "SQLITE_RESTORE_VERIFY_DIR" $v.verifyDir)
+  (list "SQLITE_RESTORE_MAX_AGE" $v.maxAge)
 -}}
 {{- range $settings }}
 {{- if not (has (index . 0) $.except) }}

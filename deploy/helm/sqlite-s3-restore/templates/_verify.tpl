@@ -25,7 +25,7 @@ credentials (static keys or IRSA) and hardening as the restore. In your chart:
 {{- $v := include "sqlite-s3-restore.values" . | fromYaml -}}
 {{- $job := $v.verifyJob -}}
 {{- /* what only a restore reads is left out; the timeout and the scratch directory are the Job's */ -}}
-{{- $restoreOnly := list "SQLITE_RESTORE_DB_PATH" "SQLITE_RESTORE_IF_EXISTS" "SQLITE_RESTORE_IF_NO_BACKUP" "SQLITE_RESTORE_VERIFY" "SQLITE_RESTORE_MARKER_PATH" "SQLITE_RESTORE_TIMEOUT_SECONDS" "SQLITE_RESTORE_FILE_MODE" "SQLITE_RESTORE_FILE_UID" "SQLITE_RESTORE_FILE_GID" "SQLITE_RESTORE_VERIFY_DIR" -}}
+{{- $restoreOnly := list "SQLITE_RESTORE_IF_EXISTS" "SQLITE_RESTORE_IF_NO_BACKUP" "SQLITE_RESTORE_VERIFY" "SQLITE_RESTORE_MARKER_PATH" "SQLITE_RESTORE_FILE_MODE" "SQLITE_RESTORE_FILE_UID" "SQLITE_RESTORE_FILE_GID" "SQLITE_RESTORE_TIMEOUT_SECONDS" "SQLITE_RESTORE_VERIFY_DIR" "SQLITE_RESTORE_MAX_AGE" -}}
 - name: {{ $job.name }}
   image: {{ include "sqlite-s3-restore.image" . | quote }}
   imagePullPolicy: {{ $v.image.pullPolicy }}
