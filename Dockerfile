@@ -1,14 +1,19 @@
 # Container image of sqlite-s3-restore: a Kubernetes init container that
 # restores a SQLite database from a Litestream backup in S3.
 #
-#   docker build -t sqlite-s3-restore:0.1.0 .
+#   docker build -t sqlite-s3-restore:0.1.0 \
+#     --build-arg REVISION="$(git rev-parse HEAD)" \
+#     --build-arg SOURCE=https://github.com/<you>/sqlite-s3-restore .
 #
-# Base images are build arguments so the image can be built from a mirror or
-# from local images (test/e2e/image.test.ts builds it with podman FROM images
-# it made itself). The runtime image must provide node (>= 22) at
-# /nodejs/bin/node, as gcr.io/distroless/nodejs22-debian12 does.
-ARG BUILD_IMAGE=node:22-bookworm
-ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs22-debian12:nonroot
+# Base images are build arguments pinned by digest (a tag moves; a digest is
+# the same bytes on every build), so the image can also be built from a mirror
+# or from local images (test/e2e/image.test.ts builds it with podman FROM
+# images it made itself). The runtime image must provide node (>= 22) at
+# /nodejs/bin/node, as gcr.io/distroless/nodejs22-debian12 does. To move to
+# newer bases, resolve the tags' current digests (`crane digest
+# node:22-bookworm`, `docker buildx imagetools inspect ...`) and replace both.
+ARG BUILD_IMAGE=node:22-bookworm@sha256:cd7bcd2e7a1e6f72052feb023c7f6b722205d3fcab7bbcbd2d1bfdab10b1e935
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs22-debian12:nonroot@sha256:13593b7570658e8477de39e2f4a1dd25db2f836d68a0ba771251572d23bb4f8e
 
 # --- build: compile TypeScript and better-sqlite3, keep production deps only --
 FROM ${BUILD_IMAGE} AS build
@@ -60,3 +65,8 @@ USER 65532:65532
 # runs the CLI with the same flags (bench/node-flags.ts).
 ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "/app/dist/src/cli.js"]
 CMD ["restore"]
+# Last: a new commit changes only this metadata, never a cached layer above.
+ARG REVISION=""
+ARG SOURCE=""
+LABEL org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}"

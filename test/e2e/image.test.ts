@@ -23,6 +23,8 @@ import {
   PRODUCT_IMAGE as IMAGE,
   assertImagesReady,
   buildProductImage,
+  imageRevision,
+  imageSource,
   explainPodman as explain,
   imageSkipReason,
   podman,
@@ -133,8 +135,13 @@ after(async () => {
 test('image: production dependencies only, non-root user, node 22, CLI entrypoint', { skip, timeout: 120_000 }, async () => {
   const inspect = await podman(['image', 'inspect', '--format', '{{json .Config}}', IMAGE]);
   assert.equal(inspect.code, 0, explain(inspect));
-  const config = JSON.parse(inspect.stdout) as { User: string; Entrypoint: string[]; Cmd: string[] };
+  const config = JSON.parse(inspect.stdout) as { User: string; Entrypoint: string[]; Cmd: string[]; Labels: Record<string, string> };
   assert.equal(config.User, `${NONROOT}:${NONROOT}`);
+  const pkgVersion = (JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  assert.equal(config.Labels['org.opencontainers.image.revision'], imageRevision());
+  assert.equal(config.Labels['org.opencontainers.image.source'], imageSource());
+  assert.equal(config.Labels['org.opencontainers.image.version'], pkgVersion);
+  assert.equal(config.Labels['org.opencontainers.image.licenses'], 'Apache-2.0');
   assert.deepEqual(config.Entrypoint, ['/nodejs/bin/node', ...CLI_NODE_FLAGS, '/app/dist/src/cli.js']);
   assert.deepEqual(config.Cmd, ['restore']);
 

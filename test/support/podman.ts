@@ -2,7 +2,7 @@
 // storage in <cache>/podman so that layers are reused across runs, and the
 // product image built from the repository's Dockerfile FROM the local base
 // images that test/support/image-setup.sh makes.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -90,7 +90,9 @@ export const explainPodman = (r: PodmanRun): string =>
  */
 export async function buildProductImage(logDir: string): Promise<{ durationMs: number; size: number }> {
   const buildArgs = ['build', '--pull=never', '--network=host', '--build-arg', `BUILD_IMAGE=${BUILD_IMAGE}`, '--build-arg', `RUNTIME_IMAGE=${RUNTIME_IMAGE}`];
-  const build = await podman([...buildArgs, '-t', PRODUCT_IMAGE, repoRoot], { timeoutMs: 40 * 60_000, logFile: path.join(logDir, 'build.log') });
+  // The OCI provenance labels, as a release build sets them (Dockerfile).
+  const labels = ['--build-arg', `REVISION=${imageRevision()}`, '--build-arg', `SOURCE=${imageSource()}`];
+  const build = await podman([...buildArgs, ...labels, '-t', PRODUCT_IMAGE, repoRoot], { timeoutMs: 40 * 60_000, logFile: path.join(logDir, 'build.log') });
   if (build.code !== 0) throw new Error(`podman build failed\n${explainPodman(build)}`);
   const stage = await podman([...buildArgs, '--target', 'build', '-t', `${PRODUCT_IMAGE}-build-stage`, repoRoot], { timeoutMs: 10 * 60_000 });
   if (stage.code !== 0) throw new Error(`podman build --target build failed\n${explainPodman(stage)}`);
@@ -103,4 +105,19 @@ export async function buildProductImage(logDir: string): Promise<{ durationMs: n
 export async function saveImage(image: string, file: string): Promise<void> {
   const r = await podman(['save', '--quiet', '--format', 'docker-archive', '-o', file, image], { timeoutMs: 10 * 60_000 });
   if (r.code !== 0) throw new Error(`podman save ${image} failed\n${explainPodman(r)}`);
+}
+
+function git(args: string[]): string {
+  const r = spawnSync('git', args, { cwd: repoRoot, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : '';
+}
+
+/** The commit the image is built from (the org.opencontainers.image.revision label). */
+export function imageRevision(): string {
+  return git(['rev-parse', 'HEAD']) || 'unknown';
+}
+
+/** Where the source lives (the org.opencontainers.image.source label): the clone's origin, else its path. */
+export function imageSource(): string {
+  return git(['config', '--get', 'remote.origin.url']) || repoRoot;
 }

@@ -11,3 +11,16 @@ test('the benchmark starts the CLI with the node flags of the image entrypoint',
   assert.equal(argv.at(-1), '/app/dist/src/cli.js');
   assert.deepEqual(argv.slice(1, -1), CLI_NODE_FLAGS);
 });
+
+test('the base images are pinned by digest, and the licence the image declares is the one in LICENSE', () => {
+  const dockerfile = readFileSync(new URL('../../../Dockerfile', import.meta.url), 'utf8');
+  for (const arg of ['BUILD_IMAGE', 'RUNTIME_IMAGE']) {
+    const value = new RegExp(`^ARG ${arg}=(\\S+)$`, 'm').exec(dockerfile)?.[1];
+    assert.match(value ?? '', /^[a-z0-9./-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$/, `${arg} is pinned by digest`);
+  }
+  const license = readFileSync(new URL('../../../LICENSE', import.meta.url), 'utf8');
+  assert.match(license, /Apache License\s+Version 2\.0, January 2004/);
+  assert.match(dockerfile, /org\.opencontainers\.image\.licenses="Apache-2\.0"/);
+  assert.match(dockerfile, /org\.opencontainers\.image\.revision="\$\{REVISION\}"/);
+  assert.match(dockerfile, /org\.opencontainers\.image\.source="\$\{SOURCE\}"/);
+});
