@@ -192,19 +192,26 @@ async function measureCase(
       ] as const) {
         const load = load1();
         const d = await rawDownload(link.s3, rep.bucket, objects, concurrency);
-        add(raw, { ms: d.ms, cpuMs: d.cpuMs, load });
+        add(raw, { ms: d.ms, cpuMs: d.cpuMs, load, note: `${d.requests} GETs, ${mibOf(d.bytes)}` });
         say(
           `${run}: raw download (${backup} backup) ${secs(d.ms)} wall, ${secs(d.cpuMs)} CPU (${d.requests} GETs, ${mibOf(d.bytes)}, ` +
             `${(d.bytes / 1048576 / (d.ms / 1000)).toFixed(0)} MiB/s)`,
         );
 
         const o = await runOurs(rep, path.join(dir, `ours-${backup}-${r}`), params.concurrency);
-        add(ours, { ms: o.ms, cpuMs: o.cpuMs, rssMiB: o.rssMiB, load: o.load });
         const m = o.marker.durationsMs;
+        const outside = o.ms - (m.total ?? 0);
+        add(ours, {
+          ms: o.ms,
+          cpuMs: o.cpuMs,
+          rssMiB: o.rssMiB,
+          load: o.load,
+          note: `plan ${m.plan}, download+apply ${m.download}, verify ${m.verify}, publish ${m.publish}, start/exit ${outside.toFixed(0)} ms`,
+        });
         say(
           `${run}: our restore (${backup} backup) ${secs(o.ms)} wall, ${secs(o.cpuMs)} CPU (${((o.cpuMs / o.ms) * 100).toFixed(0)}% of wall), ` +
             `peak RSS ${o.rssMiB.toFixed(1)} MiB; marker: plan ${m.plan} ms, download+apply ${m.download} ms, verify ${m.verify} ms, ` +
-            `publish ${m.publish} ms, total ${m.total} ms (process start and exit: ${(o.ms - (m.total ?? 0)).toFixed(0)} ms); load ${o.load.toFixed(2)}`,
+            `publish ${m.publish} ms, total ${m.total} ms (process start and exit: ${outside.toFixed(0)} ms); load ${o.load.toFixed(2)}`,
         );
         await checker.ours(`${label} ${backup}`, `${job.backup.key}/ours-${backup}`, o.dbPath, o.marker.sha256, expected);
         await rm(path.dirname(o.dbPath), { recursive: true, force: true });
@@ -359,6 +366,7 @@ async function main(): Promise<void> {
       loadEnd,
       date: new Date().toISOString().slice(0, 10),
       runs: params.runs,
+      smallDbRuns: params.smallDb.runs,
       concurrency: String(concurrency),
       linkDescription: describeLink('s3like', params.link).replace(/^s3like \(|\)$/g, ''),
       cases,

@@ -93,7 +93,7 @@ export function parseParams(env: Env): BenchParams {
     checkpointPages: intParam(env, 'BENCH_CHECKPOINT_PAGES', 1000, 1),
     syncInterval,
     concurrency,
-    runs: intParam(env, 'BENCH_RUNS', q(2, 1), 1),
+    runs: intParam(env, 'BENCH_RUNS', q(3, 1), 1),
     link: {
       latencyMs: intParam(env, 'BENCH_LINK_LATENCY_MS', 25, 0),
       jitterMs: intParam(env, 'BENCH_LINK_JITTER_MS', 5, 0),

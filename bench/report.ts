@@ -65,20 +65,22 @@ export function caseTable(c: CaseResult): string {
       cpu === undefined ? '-' : secs(cpu),
       rss === undefined ? '-' : `${rss.toFixed(0)} MiB`,
       b ? b.load.toFixed(2) : '-',
+      b?.note ?? '',
     ]);
   }
   const f = best(c.floor);
-  if (f) rows.push(['disk floor (write + fsync db size)', cell(f), c.floor.map((s) => (s.ms / 1000).toFixed(2)).join(', '), '-', '-', f.load.toFixed(2)]);
-  return table(['tool', 'best', 'runs (s)', 'CPU (best)', 'peak RSS (max)', 'load at best'], rows);
+  if (f) rows.push(['disk floor (write + fsync db size)', cell(f), c.floor.map((s) => (s.ms / 1000).toFixed(2)).join(', '), '-', '-', f.load.toFixed(2), '']);
+  return table(['tool', 'best', 'runs (s)', 'CPU (best)', 'peak RSS (max)', 'load at best', 'best run'], rows);
 }
 
 /** One row per case: the table for README's performance section. */
 export function summaryTable(cases: readonly CaseResult[], v5Version: string): string {
   const t = (c: CaseResult, tool: ToolId): string => cell(best(c.samples[tool]));
   const rows = cases.map((c) => {
-    const ours = c.samples['ours-v3'];
-    const cpu = minCpu(ours);
-    const rss = maxRss([...(ours ?? []), ...(c.samples['ours-v5'] ?? [])]);
+    const cpu = minCpu(c.samples['ours-v3']);
+    const rss3 = maxRss(c.samples['ours-v3']);
+    const rss5 = maxRss(c.samples['ours-v5']);
+    const mib = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(0));
     const loads = TOOLS.flatMap((tool) => c.samples[tool] ?? []).map((s) => s.load);
     return [
       c.profile,
@@ -91,7 +93,7 @@ export function summaryTable(cases: readonly CaseResult[], v5Version: string): s
       t(c, 'raw-v3'),
       cell(best(c.floor)),
       cpu === undefined ? '-' : secs(cpu),
-      rss === undefined ? '-' : `${rss.toFixed(0)} MiB`,
+      `${mib(rss3)} / ${mib(rss5)} MiB`,
       loads.length ? `${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}` : '-',
     ];
   });
@@ -106,8 +108,8 @@ export function summaryTable(cases: readonly CaseResult[], v5Version: string): s
       `litestream ${v5Version}`,
       'raw download (v0.3)',
       'disk floor',
-      'our CPU',
-      'our peak RSS',
+      'our CPU (v0.3)',
+      'our peak RSS (v0.3 / v0.5)',
       'load',
     ],
     rows,
@@ -120,6 +122,7 @@ export interface MarkdownInput {
   loadEnd: string;
   date: string;
   runs: number;
+  smallDbRuns: number;
   concurrency: string;
   linkDescription: string;
   cases: readonly CaseResult[];
@@ -132,7 +135,7 @@ export function markdownReport(m: MarkdownInput): string {
   const miss = m.targets.filter((r) => r.pass === false).length;
   return [
     `Measured with \`npm run bench\` on ${m.date}: ${describeMachine(m.machine)}; load average (1, 5, 15 min) ${m.loadStart} at the start, ` +
-      `${m.loadEnd} at the end. Best of ${m.runs} run(s) per tool, interleaved; our restore with the image's node flags, concurrency ${m.concurrency}. ` +
+      `${m.loadEnd} at the end. Best of ${m.runs} run(s) per tool (small database: ${m.smallDbRuns}), interleaved; our restore with the image's node flags, concurrency ${m.concurrency}. ` +
       `S3-like link: ${m.linkDescription}.`,
     '',
     summaryTable(m.cases, m.v5Version),

@@ -15,6 +15,8 @@ export interface Sample {
   rssMiB?: number | undefined;
   /** 1-minute load average when the run started. */
   load: number;
+  /** Where the time went, for the tables (e.g. our marker's phases). */
+  note?: string | undefined;
 }
 
 export interface CaseResult {

@@ -15,7 +15,7 @@ test('bench parameters: full defaults, quick mode, overrides and bad values', ()
   assert.deepEqual(full.smallDb, { dbMiB: 10, segments: 50, runs: 5 });
   assert.deepEqual(full.link, { latencyMs: 25, jitterMs: 5, rateKBps: 81_920 });
   assert.equal(full.concurrency, undefined, "the CLI's own default unless BENCH_CONCURRENCY is set");
-  assert.equal(full.runs, 2);
+  assert.equal(full.runs, 3);
   assert.equal(full.litestreamV5, '0.5.18');
 
   const quick = parseParams({ BENCH_QUICK: '1', BENCH_SHAPES: 'small-db, small-segments', BENCH_PROFILES: 's3like', BENCH_CONCURRENCY: '32' });
@@ -105,6 +105,7 @@ test('bench report: aligned Markdown tables with the machine and its load', () =
     loadEnd: '2.00 2.00 2.00',
     date: '2026-01-01',
     runs: 2,
+    smallDbRuns: 5,
     concurrency: '8',
     linkDescription: 'latency 25 ms',
     cases: [caseOf({ shape: 'small-db', mib: 10, profile: 'loopback' }, { 'ours-v3': [s(900)], 'litestream-0.3': [s(1_000)] })],
@@ -114,5 +115,6 @@ test('bench report: aligned Markdown tables with the machine and its load', () =
   assert.match(md, /Test CPU, 2 cores, 23\.5 GiB RAM/);
   assert.match(md, /1\.00 1\.00 1\.00 at the start, 2\.00 2\.00 2\.00 at the end/);
   assert.match(md, /\| loopback \| small-db +\| 10 MiB +\| 0\.90 s +\| 1\.00 s/);
+  assert.match(md, /\| - \/ - MiB +\|/, 'no RSS measured in this case');
   assert.match(md, /1 PASS, 0 MISS/);
 });
