@@ -17,7 +17,7 @@ import { startToxiproxy, type Toxiproxy } from '../test/support/toxiproxy.js';
 import { ensureBackup, sameDigest, type BackupParams, type CachedBackup } from './build-backup.js';
 import { describeLink, openLink } from './link.js';
 import { startMinioAt, type DirMinio } from './minio-dir.js';
-import { parseParams, shapeSizes, type BenchParams, type Profile, type Shape } from './params.js';
+import { parseParams, shapeSizes, type Profile, type Shape } from './params.js';
 import { ensurePlanFixture, productStore, timePlanning, type PlanTiming } from './plan-bench.js';
 import { formatSummary, summariseFiles } from './profile-summary.js';
 import { rawDownload, type RawObject } from './raw-download.js';

@@ -69,6 +69,8 @@ export function maxRss(samples: readonly Sample[] | undefined): number | undefin
 export const sizeLabel = (mib: number): string => (mib >= 1024 && mib % 1024 === 0 ? `${mib / 1024} GiB` : `${mib} MiB`);
 export const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const x = (v: number): string => `${v.toFixed(2)}x`;
+/** A ratio next to its goal: a third decimal when two would round it onto the goal (1.009x is not "1.00x, MISS"). */
+export const ratioText = (v: number, goal: number): string => (Number(v.toFixed(2)) === goal ? `${v.toFixed(3)}x` : x(v));
 const loadOf = (...s: Array<Sample | undefined>): string => s.map((v) => (v ? v.load.toFixed(2) : '?')).join(' / ');
 
 export const TOOL_NAMES: Record<ToolId, string> = {
@@ -92,14 +94,14 @@ const scopeOf = (c: Pick<CaseResult, 'profile' | 'mib' | 'shape'>): string => `$
 function speedup(scope: string, figure: string, fast: Sample | undefined, slow: Sample | undefined, goal: number): TargetRow {
   if (!fast || !slow) return { scope, figure, value: 'not measured', goal: `>= ${goal}x`, pass: undefined, load: '' };
   const v = slow.ms / fast.ms;
-  return { scope, figure, value: `${x(v)} (${secs(fast.ms)} vs ${secs(slow.ms)})`, goal: `>= ${goal}x`, pass: v >= goal, load: loadOf(fast, slow) };
+  return { scope, figure, value: `${ratioText(v, goal)} (${secs(fast.ms)} vs ${secs(slow.ms)})`, goal: `>= ${goal}x`, pass: v >= goal, load: loadOf(fast, slow) };
 }
 
 /** `ours / theirs <= goal`. */
 function atMost(scope: string, figure: string, ours: Sample | undefined, theirs: Sample | undefined, goal: number): TargetRow {
   if (!ours || !theirs) return { scope, figure, value: 'not measured', goal: `<= ${goal}x`, pass: undefined, load: '' };
   const v = ours.ms / theirs.ms;
-  return { scope, figure, value: `${x(v)} (${secs(ours.ms)} vs ${secs(theirs.ms)})`, goal: `<= ${goal}x`, pass: v <= goal, load: loadOf(ours, theirs) };
+  return { scope, figure, value: `${ratioText(v, goal)} (${secs(ours.ms)} vs ${secs(theirs.ms)})`, goal: `<= ${goal}x`, pass: v <= goal, load: loadOf(ours, theirs) };
 }
 
 export interface PlanningResult {
@@ -127,7 +129,7 @@ export function evaluateTargets(cases: readonly CaseResult[], planning?: Plannin
       rows.push({
         scope,
         figure: `ours / max(raw download, disk floor) (${bound === raw ? 'raw download' : 'disk floor'} is larger)`,
-        value: `${x(v)} (${secs(ours.ms)} vs ${secs(bound.ms)})`,
+        value: `${ratioText(v, TARGETS.linkRatio)} (${secs(ours.ms)} vs ${secs(bound.ms)})`,
         goal,
         pass: v <= TARGETS.linkRatio,
         load: loadOf(ours, bound),
@@ -163,7 +165,7 @@ export function evaluateTargets(cases: readonly CaseResult[], planning?: Plannin
     rows.push({
       scope: scopeOf(c),
       figure: 'CPU s per GiB: ours / litestream 0.3.13',
-      value: `${x(v)} (${(ours / 1000 / gib).toFixed(2)} vs ${(theirs / 1000 / gib).toFixed(2)} s/GiB)`,
+      value: `${ratioText(v, TARGETS.cpuPerGiB)} (${(ours / 1000 / gib).toFixed(2)} vs ${(theirs / 1000 / gib).toFixed(2)} s/GiB)`,
       goal,
       pass: v <= TARGETS.cpuPerGiB,
       load: '',
@@ -196,7 +198,7 @@ export function evaluateTargets(cases: readonly CaseResult[], planning?: Plannin
         rows.push({
           scope: `${sizeLabel(base)} -> ${sizeLabel(big)} small-segments`,
           figure: `peak RSS growth (${backup})`,
-          value: growth === undefined ? 'not measured' : `${x(growth)} (${small!.toFixed(0)} -> ${rss!.toFixed(0)} MiB)`,
+          value: growth === undefined ? 'not measured' : `${ratioText(growth, TARGETS.rssGrowth)} (${small!.toFixed(0)} -> ${rss!.toFixed(0)} MiB)`,
           goal: `<= ${TARGETS.rssGrowth}x`,
           pass: growth === undefined ? undefined : growth <= TARGETS.rssGrowth,
           load: '',

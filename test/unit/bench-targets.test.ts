@@ -88,6 +88,13 @@ test('bench targets: every issue 12 target from one set of cases, best of the ru
   assert.ok(!rows.some((r) => r.scope.includes('small-db') && r.figure.startsWith('CPU')), 'no CPU per GiB for the small database');
 });
 
+test('bench targets: a ratio that rounds onto its goal shows a third decimal', () => {
+  const rows = evaluateTargets([caseOf({ shape: 'small-db', mib: 10, profile: 's3like' }, { 'ours-v3': [s(1_155)], 'litestream-0.3': [s(1_150)] })]);
+  const r = rows.find((x) => x.figure === 'total time / litestream 0.3.13');
+  assert.match(r?.value ?? '', /^1\.004x/, 'not 1.00x');
+  assert.equal(r?.pass, false);
+});
+
 test('bench targets: the disk floor bounds our time when it is slower than the download', () => {
   const rows = evaluateTargets([
     caseOf({ shape: 'small-segments', mib: 1024, profile: 's3like' }, { 'ours-v3': [s(5_000)], 'raw-v3': [s(3_000)] }, 4_500),
