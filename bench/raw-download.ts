@@ -4,6 +4,7 @@
 // SDK's middleware stack the thousand small GETs cost the baseline about 1.5 s
 // of CPU more), same concurrency and connection pool size, 8 MiB ranged parts
 // for objects larger than two parts. Bodies are read to the end and dropped.
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -52,6 +53,8 @@ export async function rawDownload(s3: S3Endpoint, bucket: string, objects: reado
   });
   const get = createObjectGet(client, { bucket, agents, requestTimeoutMs: 30_000, connectionTimeoutMs: 5_000 });
   const signal = new AbortController().signal;
+  // Every GET in flight listens on it: more than the default 10 at high concurrency is expected, not a leak.
+  setMaxListeners(concurrency + 10, signal);
   let bytes = 0;
   let next = 0;
   const worker = async (): Promise<void> => {
