@@ -105,7 +105,6 @@ const DEFAULT_ENV = {
   SQLITE_RESTORE_IF_NO_BACKUP: 'fail',
   SQLITE_RESTORE_VERIFY: 'quick',
   SQLITE_RESTORE_TIMEOUT_SECONDS: '900',
-  SQLITE_RESTORE_CONCURRENCY: '8',
   SQLITE_RESTORE_FILE_MODE: '0644',
   SQLITE_RESTORE_LOG_LEVEL: 'info',
 };
@@ -485,7 +484,6 @@ test('the verify CronJob: verify on a scratch emptyDir with the restore\'s repli
     SQLITE_RESTORE_DB_PATH: '/data/app.db',
     SQLITE_RESTORE_S3_ENDPOINT: 'http://minio.minio.svc.cluster.local:9000',
     SQLITE_RESTORE_S3_FORCE_PATH_STYLE: 'true',
-    SQLITE_RESTORE_CONCURRENCY: '8',
     SQLITE_RESTORE_LOG_LEVEL: 'debug',
     SQLITE_RESTORE_TARGET_TIME: '2026-03-01T12:00:00Z',
     SQLITE_RESTORE_VERIFY_DIR: '/scratch',

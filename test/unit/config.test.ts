@@ -171,7 +171,7 @@ test('defaults', () => {
   assert.equal(c.ifNoBackup, 'fail');
   assert.equal(c.verify, 'quick');
   assert.equal(c.markerPath, '/data/app.db.restore.json');
-  assert.equal(c.concurrency, 8);
+  assert.equal(c.concurrency, 32);
   assert.equal(c.timeoutSeconds, 900);
   assert.equal(c.logLevel, 'info');
   assert.equal(c.s3.endpoint, undefined);
@@ -285,7 +285,7 @@ test('the config object is frozen, deeply', () => {
   assert.throws(() => {
     (c.s3 as { region: string }).region = 'x';
   }, TypeError);
-  assert.equal(c.concurrency, 8);
+  assert.equal(c.concurrency, 32);
 });
 
 test('the config holds no credentials', () => {

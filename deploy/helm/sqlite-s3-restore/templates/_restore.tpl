@@ -45,7 +45,7 @@ verify: quick
 markerPath: ""
 timeoutSeconds: 900
 idleTimeoutSeconds: null
-concurrency: 8
+concurrency: null
 maxAttempts: null
 retryWindowSeconds: null
 fileMode: "0644"
