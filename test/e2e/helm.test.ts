@@ -484,6 +484,7 @@ test('the verify CronJob: verify on a scratch emptyDir with the restore\'s repli
     SQLITE_RESTORE_LOG_LEVEL: 'debug',
     SQLITE_RESTORE_TARGET_TIME: '2026-03-01T12:00:00Z',
     SQLITE_RESTORE_VERIFY_DIR: '/scratch',
+    SQLITE_RESTORE_MAX_AGE: '26h',
     SQLITE_RESTORE_TIMEOUT_SECONDS: '3000',
     AWS_ACCESS_KEY_ID: 'secret:minio-credentials/AWS_ACCESS_KEY_ID',
     AWS_SECRET_ACCESS_KEY: 'secret:minio-credentials/AWS_SECRET_ACCESS_KEY',
