@@ -87,6 +87,21 @@ function restoreContainer(spec: PodSpec): Container {
 
 const example = (name: string): string => path.join(exampleChart, 'examples', name);
 
+/** A chart of your own depending on (a copy of) the library, with these values and templates. */
+async function consumerChart(name: string, values: string, templates: Record<string, string>): Promise<string> {
+  const chart = path.join(work, name);
+  await mkdir(path.join(chart, 'templates'), { recursive: true });
+  await mkdir(path.join(chart, 'charts'), { recursive: true });
+  await cp(libraryChart, path.join(chart, 'charts', 'sqlite-s3-restore'), { recursive: true });
+  await writeFile(
+    path.join(chart, 'Chart.yaml'),
+    `apiVersion: v2\nname: ${name}\nversion: 1.0.0\ndependencies:\n  - name: sqlite-s3-restore\n    version: 0.1.0\n    repository: file://../sqlite-s3-restore\n`,
+  );
+  await writeFile(path.join(chart, 'values.yaml'), values);
+  for (const [file, text] of Object.entries(templates)) await writeFile(path.join(chart, 'templates', file), text);
+  return chart;
+}
+
 const HARDENED = {
   runAsNonRoot: true,
   runAsUser: 65532,
@@ -664,6 +679,107 @@ test('the library from a chart of your own: minimal values, an emptyDir data vol
     ...DEFAULT_ENV,
     SQLITE_RESTORE_REPLICA_URL: 's3://b-1/p',
   });
+});
+
+/** The public templates listed at the top of the library's _restore.tpl. */
+async function publicTemplates(): Promise<string[]> {
+  const tpl = await readFile(path.join(libraryChart, 'templates', '_restore.tpl'), 'utf8');
+  const header = tpl.slice(tpl.indexOf('Public templates:'), tpl.indexOf('*/}}'));
+  return [...header.matchAll(/^ {2}(sqlite-s3-restore\.\w+)\s/gm)].map((m) => m[1]!);
+}
+
+test('the library with the root context, (dict "values" .Values.restore "context" $): every public template renders what the values dict alone renders, plus global.imageRegistry and the pull secrets', async () => {
+  const names = await publicTemplates();
+  assert.ok(names.length >= 14 && names.includes('sqlite-s3-restore.imagePullSecrets'), `the list at the top of _restore.tpl: ${names.join(' ')}`);
+  const templates = (await Promise.all(['_restore.tpl', '_litestream.tpl', '_verify.tpl'].map((f) => readFile(path.join(libraryChart, 'templates', f), 'utf8')))).join('\n');
+  for (const n of names) assert.ok(templates.includes(`{{- define "${n}" -}}`), `${n} is defined`);
+  const chart = await consumerChart(
+    'forms',
+    [
+      'imagePullSecrets: [{name: own}, shared]',
+      'restore:',
+      '  replicaUrl: s3://b-1/p',
+      '  litestream: {enabled: true}',
+      '  irsa: {roleArn: "arn:aws:iam::123456789012:role/r", tokenProjection: {enabled: true}}',
+      '',
+    ].join('\n'),
+    {
+      'forms.yaml': [
+        'apiVersion: v1',
+        'kind: ConfigMap',
+        'metadata: {name: forms}',
+        'data:',
+        `{{- range list ${names.map((n) => JSON.stringify(n)).join(' ')} }}`,
+        '  old.{{ . }}: {{ include . $.Values.restore | quote }}',
+        '  new.{{ . }}: {{ include . (dict "values" $.Values.restore "context" $) | quote }}',
+        '{{- end }}',
+        '',
+      ].join('\n'),
+    },
+  );
+  await helmOk(['lint', '--strict', chart]);
+  const forms = async (set: string[] = []): Promise<Record<string, string>> => find(await render({ chart, set }), 'ConfigMap').data as Record<string, string>;
+  const images = (text: string | undefined): string[] => (parseYaml(text ?? '') as Container[]).map((c) => c.image ?? '');
+  const withoutImages = (text: string | undefined): string => (text ?? '').replace(/^(\s*)image: .*$/gm, '$1image: <image>');
+  const pullSecrets = 'sqlite-s3-restore.imagePullSecrets';
+
+  const plain = await forms();
+  for (const n of names.filter((n) => n !== pullSecrets)) assert.equal(plain[`new.${n}`], plain[`old.${n}`], `${n}: both forms render the same`);
+  assert.equal(plain[`old.${pullSecrets}`], '', 'the values alone: no context, no pull secrets');
+  assert.deepEqual(parseYaml(plain[`new.${pullSecrets}`]!), [{ name: 'own' }, { name: 'shared' }], "the chart's own imagePullSecrets, names or {name}");
+
+  const mirror = 'registry.example.com/mirror';
+  const global = await forms([`global.imageRegistry=${mirror}/`, 'global.imagePullSecrets[0]=shared', 'global.imagePullSecrets[1].name=global-only']);
+  assert.equal(global['old.sqlite-s3-restore.image'], 'sqlite-s3-restore:0.1.0', 'the values alone: global is out of reach');
+  assert.equal(global['new.sqlite-s3-restore.image'], `${mirror}/sqlite-s3-restore:0.1.0`);
+  assert.deepEqual(images(global['new.sqlite-s3-restore.initContainer']), [`${mirror}/sqlite-s3-restore:0.1.0`]);
+  assert.deepEqual(images(global['new.sqlite-s3-restore.litestreamSidecar']), [`${mirror}/litestream/litestream:0.3.13`]);
+  assert.deepEqual(images(global['new.sqlite-s3-restore.verifyContainer']), [`${mirror}/sqlite-s3-restore:0.1.0`]);
+  for (const n of names.filter((n) => n !== pullSecrets && n !== 'sqlite-s3-restore.image')) {
+    assert.equal(withoutImages(global[`new.${n}`]), withoutImages(plain[`old.${n}`]), `${n}: only the image differs`);
+  }
+  assert.deepEqual(parseYaml(global[`new.${pullSecrets}`]!), [{ name: 'shared' }, { name: 'global-only' }, { name: 'own' }], 'global first, each once');
+
+  // Docker's rule: a first path component with a dot or a colon, or localhost, is a registry already.
+  for (const [set, expected] of [
+    [['restore.image.repository=me/sqlite-s3-restore'], 'registry.example.com/me/sqlite-s3-restore:0.1.0'],
+    [['restore.image.repository=ghcr.io/me/sqlite-s3-restore'], 'ghcr.io/me/sqlite-s3-restore:0.1.0'],
+    [['restore.image.repository=localhost:5000/sqlite-s3-restore'], 'localhost:5000/sqlite-s3-restore:0.1.0'],
+    [['restore.image.repository=localhost/sqlite-s3-restore'], 'localhost/sqlite-s3-restore:0.1.0'],
+    [[`restore.image.digest=sha256:${'ab'.repeat(32)}`], `registry.example.com/sqlite-s3-restore@sha256:${'ab'.repeat(32)}`],
+    [['restore.image.tag=22'], 'registry.example.com/sqlite-s3-restore:22'],
+  ] as const) {
+    const out = await forms(['global.imageRegistry=registry.example.com', ...set]);
+    assert.equal(out['new.sqlite-s3-restore.image'], expected, set.join(' '));
+  }
+});
+
+test('the library refuses a call it cannot read, and says how to call it', async () => {
+  const call = (when: string, arg: string, template = 'initContainer'): string =>
+    `{{- if eq .Values.call "${when}" }}{{ include "sqlite-s3-restore.${template}" ${arg} }}{{ end }}\n`;
+  const chart = await consumerChart('bad-calls', 'call: ""\nrestore: {replicaUrl: "s3://b-1/p"}\n', {
+    'calls.yaml':
+      call('root', '$') +
+      call('typo', '(dict "values" .Values.restore "contxt" $)') +
+      call('values-as-context', '(dict "values" .Values.restore "context" .Values)') +
+      call('a-string', '"restore"') +
+      call('pull-secrets', '(dict "values" .Values.restore "context" $)', 'imagePullSecrets'),
+  });
+  const usage = /pass \(dict "values" \.Values\.restore "context" \$\) or the restore values dict alone/;
+  for (const [set, error] of [
+    [['call=root'], /got the root context alone/],
+    [['call=typo'], /unknown key "contxt" in the call/],
+    [['call=values-as-context'], /"context" must be your chart's root context/],
+    [['call=a-string'], /not a string/],
+    [['call=pull-secrets', 'global.imagePullSecrets=regcred'], /global.imagePullSecrets must be a list of names or \{name: \.\.\.\}/],
+    [['call=pull-secrets', 'imagePullSecrets[0].secret=regcred'], /imagePullSecrets: each entry is a secret name or \{name: \.\.\.\}/],
+  ] as const) {
+    const r = await helm(['template', 'x', chart, ...set.flatMap((s) => ['--set', s])]);
+    assert.notEqual(r.code, 0, set.join(' '));
+    assert.match(r.stderr, error, set.join(' '));
+    if (!set[0].includes('pull-secrets')) assert.match(r.stderr, usage);
+  }
+  await helmOk(['template', 'x', chart, '--set', 'call=pull-secrets']);
 });
 
 test("the README's pod template for your own chart renders a valid pod, with and without the Litestream sidecar", async () => {
