@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { access, constants, cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { CONFIG_VARIABLES } from '../../src/config.js';
 import { envMap, parseManifests, podSpecOf, validateObject, type Container, type K8sObject, type PodSpec } from '../support/k8s.js';
@@ -86,6 +87,14 @@ function restoreContainer(spec: PodSpec): Container {
 }
 
 const example = (name: string): string => path.join(exampleChart, 'examples', name);
+
+/** The pod spec fields of scheduling and pulling, which PodSpec (test/support/k8s.ts) leaves out. */
+type ScheduledPodSpec = PodSpec & {
+  imagePullSecrets?: Array<{ name: string }>;
+  nodeSelector?: Record<string, string>;
+  tolerations?: unknown[];
+  affinity?: Record<string, unknown>;
+};
 
 /** A chart of your own depending on (a copy of) the library, with these values and templates. */
 async function consumerChart(name: string, values: string, templates: Record<string, string>): Promise<string> {
@@ -549,6 +558,101 @@ test('hostNetwork (off by default) puts the pod in the node network with the mat
   assert.match(r.stderr, /hostNetwork/);
 });
 
+test("example chart: imagePullSecrets, podLabels, podAnnotations, nodeSelector, tolerations and affinity reach the pod; the verify Job's pods get the pull secrets, labels, nodeSelector, tolerations and nodeAffinity; global.imageRegistry reaches every image", async () => {
+  const file = path.join(work, 'scheduling.yaml');
+  const nodeAffinity = {
+    requiredDuringSchedulingIgnoredDuringExecution: {
+      nodeSelectorTerms: [{ matchExpressions: [{ key: 'disktype', operator: 'In', values: ['ssd'] }] }],
+    },
+  };
+  const podAntiAffinity = {
+    requiredDuringSchedulingIgnoredDuringExecution: [
+      { labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'example-app' } }, topologyKey: 'kubernetes.io/hostname' },
+    ],
+  };
+  const tolerations = [{ key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoSchedule' }];
+  await writeFile(
+    file,
+    [
+      'global:',
+      '  imageRegistry: registry.example.com',
+      '  imagePullSecrets: [global-regcred]',
+      'imagePullSecrets: [{name: regcred}, global-regcred]',
+      // numbers and booleans, as a values file or --set gives them: rendered as the strings the API takes
+      'podLabels: {team: storage, tier: 1, app.kubernetes.io/name: not-the-selector}',
+      'podAnnotations: {prometheus.io/port: 9090, example.com/audited: true}',
+      'nodeSelector: {kubernetes.io/arch: arm64, pool: 2}',
+      `tolerations: ${JSON.stringify(tolerations)}`,
+      `affinity: ${JSON.stringify({ nodeAffinity, podAntiAffinity })}`,
+      'app:',
+      '  image: {repository: my-app, tag: 22}',
+      '',
+    ].join('\n'),
+  );
+  await helmOk(['lint', '--strict', exampleChart, '-f', file]);
+  const objects = await render({ values: [file] });
+  const sts = find(objects, 'StatefulSet').spec as { template: { metadata: { labels: Record<string, string>; annotations: Record<string, string> } } };
+  const spec = pod(objects) as ScheduledPodSpec;
+  assert.deepEqual(spec.imagePullSecrets, [{ name: 'global-regcred' }, { name: 'regcred' }], 'global first, then the chart\'s own, once each');
+  assert.deepEqual(spec.nodeSelector, { 'kubernetes.io/arch': 'arm64', pool: '2' });
+  assert.deepEqual(spec.tolerations, tolerations);
+  assert.deepEqual(spec.affinity, { nodeAffinity, podAntiAffinity });
+  assert.deepEqual(
+    sts.template.metadata.labels,
+    { 'app.kubernetes.io/name': 'example-app', 'app.kubernetes.io/instance': 'demo', team: 'storage', tier: '1' },
+    'podLabels under the selector labels, which win',
+  );
+  assert.equal(sts.template.metadata.annotations['prometheus.io/port'], '9090');
+  assert.equal(sts.template.metadata.annotations['example.com/audited'], 'true');
+  assert.ok(sts.template.metadata.annotations['sqlite-s3-restore/litestream.yml'], "the sidecar's configuration stays");
+  assert.deepEqual(
+    [...(spec.initContainers ?? []), ...spec.containers].map((c) => [c.name, c.image]),
+    [
+      ['restore', 'registry.example.com/sqlite-s3-restore:0.1.0'],
+      ['litestream', 'registry.example.com/litestream/litestream:0.3.13'],
+      ['app', 'registry.example.com/my-app:22'],
+    ],
+  );
+
+  const cron = find(objects, 'CronJob');
+  const verify = podSpecOf(cron) as ScheduledPodSpec;
+  assert.deepEqual(verify.imagePullSecrets, spec.imagePullSecrets);
+  assert.deepEqual(verify.nodeSelector, spec.nodeSelector);
+  assert.deepEqual(verify.tolerations, spec.tolerations);
+  assert.deepEqual(verify.affinity, { nodeAffinity }, "the app's nodes, not its place among other pods");
+  assert.equal(verify.containers[0]!.image, 'registry.example.com/sqlite-s3-restore:0.1.0');
+  const verifyLabels = (cron.spec as { jobTemplate: { spec: { template: { metadata: { labels: Record<string, string> } } } } }).jobTemplate.spec.template.metadata.labels;
+  assert.deepEqual(verifyLabels, { 'app.kubernetes.io/instance': 'demo', 'app.kubernetes.io/component': 'backup-verify', team: 'storage', tier: '1' }, 'never the selector labels');
+
+  // Off by default: none of these fields.
+  const plain = await render();
+  for (const s of [pod(plain), podSpecOf(find(plain, 'CronJob'))!] as ScheduledPodSpec[]) {
+    assert.deepEqual([s.imagePullSecrets, s.nodeSelector, s.tolerations, s.affinity], [undefined, undefined, undefined, undefined]);
+  }
+});
+
+test('persistence.existingClaim: the data volume is that claim and the StatefulSet has no volumeClaimTemplate (restore.database.volume likewise); not both', async () => {
+  const objects = await render({ set: ['persistence.existingClaim=my-data'] });
+  const sts = find(objects, 'StatefulSet').spec as { replicas: number; volumeClaimTemplates?: unknown };
+  assert.equal(sts.volumeClaimTemplates, undefined, 'the StatefulSet would otherwise put its own claim in place of the volume');
+  assert.equal(sts.replicas, 1);
+  const spec = pod(objects);
+  assert.deepEqual(spec.volumes?.filter((v) => v.name === 'data'), [{ name: 'data', persistentVolumeClaim: { claimName: 'my-data' } }]);
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+    assert.ok(c.volumeMounts?.some((m) => m.name === 'data' && m.mountPath === '/data'), `${c.name} mounts the claim`);
+  }
+  const renamed = pod(await render({ set: ['persistence.existingClaim=my-data', 'restore.database.volumeName=db'] }));
+  assert.deepEqual(renamed.volumes?.filter((v) => v.name === 'db'), [{ name: 'db', persistentVolumeClaim: { claimName: 'my-data' } }]);
+
+  const ephemeral = await render({ set: ['restore.database.volume.emptyDir.sizeLimit=1Gi'] });
+  assert.equal((find(ephemeral, 'StatefulSet').spec as { volumeClaimTemplates?: unknown }).volumeClaimTemplates, undefined);
+  assert.deepEqual(pod(ephemeral).volumes?.filter((v) => v.name === 'data'), [{ name: 'data', emptyDir: { sizeLimit: '1Gi' } }]);
+
+  const both = await helm(['template', 'demo', exampleChart, '--set', 'persistence.existingClaim=my-data', '--set', 'restore.database.volume.emptyDir.sizeLimit=1Gi']);
+  assert.notEqual(both.code, 0);
+  assert.match(both.stderr, /either persistence.existingClaim or restore.database.volume, not both/);
+});
+
 test('values.schema.json and the templates reject bad values', async () => {
   const cases: Array<{ set: string[]; error: RegExp }> = [
     { set: ['restore.verify=sometimes'], error: /verify/ },
@@ -585,6 +689,15 @@ test('values.schema.json and the templates reject bad values', async () => {
       set: ['restore.credentials.existingSecret=keys', 'restore.irsa.roleArn=arn:aws:iam::123456789012:role/r'],
       error: /either credentials.existingSecret .* or irsa.roleArn/,
     },
+    { set: ['imagePullSecrets[0].nam=regcred'], error: /imagePullSecrets/ },
+    { set: ['global.imagePullSecrets[0].nam=regcred'], error: /imagePullSecrets/ },
+    { set: ['global.imageRegistry=registry example com'], error: /imageRegistry/ },
+    { set: ['tolerations=dedicated'], error: /tolerations/ },
+    { set: ['affinity.nodeAfinity.x=1'], error: /affinity|nodeAfinity/ },
+    { set: ['podLabels.team.name=storage'], error: /podLabels/ },
+    { set: ['nodeSelector.pool.name=db'], error: /nodeSelector/ },
+    { set: ['podAnnotations.a.b=c'], error: /podAnnotations/ },
+    { set: ['persistence.existingClaim=My_Claim'], error: /existingClaim/ },
   ];
   for (const { set, error } of cases) {
     const args = ['template', 'demo', exampleChart];
@@ -599,6 +712,15 @@ test('values.schema.json and the templates reject bad values', async () => {
   const r = await helm(['template', 'demo', exampleChart, '-f', unquoted]);
   assert.notEqual(r.code, 0, 'fileMode: 0644 (unquoted) should fail');
   assert.match(r.stderr, /fileMode/);
+  // An image tag that YAML reads as a decimal number would lose digits (1.10 -> 1.1): quote it. A whole number is fine.
+  const decimalTag = path.join(work, 'decimal-tag.yaml');
+  await writeFile(decimalTag, 'app:\n  image:\n    repository: my-app\n    tag: 1.10\n');
+  const tag = await helm(['template', 'demo', exampleChart, '-f', decimalTag]);
+  assert.notEqual(tag.code, 0, 'tag: 1.10 (unquoted) should fail');
+  assert.match(tag.stderr, /tag/);
+  for (const key of ['app.image.tag', 'restore.image.tag', 'restore.litestream.image.tag']) {
+    await helmOk(['lint', '--strict', exampleChart, '--set', `${key}=22`]);
+  }
   // And helm lint reports the same.
   const lint = await helm(['lint', exampleChart, '--set', 'restore.verify=sometimes']);
   assert.notEqual(lint.code, 0);
@@ -814,6 +936,55 @@ test("the example chart's restore schema is the library's (replicaUrl required t
   assert.deepEqual(exRest, libRest, 'copy the library schema into example-app/values.schema.json');
   assert.equal(exUrl.pattern.replace(/\)\$$/, ')?$'), libUrl.pattern, 'the same URL pattern, empty allowed only in the library');
   assert.equal(restore.additionalProperties, false);
+});
+
+// The keys that map to SQLITE_RESTORE_* variables: their schema entries come from the settings table
+// in src/ and are checked against it there.
+const SETTING_KEYS = new Set([
+  'replicaUrl', 'layout', 'database.path', 'ifExists', 'ifNoBackup', 'verify', 'markerPath', 'timeoutSeconds', 'idleTimeoutSeconds',
+  'concurrency', 'maxAttempts', 'retryWindowSeconds', 'fileMode', 'fileUid', 'fileGid', 'logLevel', 'target', 'verifyDir', 's3',
+  'maxAge', 'progressSeconds',
+]);
+
+interface SchemaNode {
+  description?: string;
+  default?: unknown;
+  properties?: Record<string, SchemaNode>;
+}
+
+/** Keys below `schema` without a description, or (unless they have properties) without a default equal to `values`. */
+function undocumented(schema: SchemaNode, prefix: string, values: unknown, noDefault: Set<string>, problems: string[]): string[] {
+  for (const [key, node] of Object.entries(schema.properties ?? {})) {
+    const at = prefix ? `${prefix}.${key}` : key;
+    if (SETTING_KEYS.has(at)) continue;
+    if (typeof node.description !== 'string' || node.description === '') problems.push(`${at}: no description`);
+    const value = values !== null && typeof values === 'object' ? (values as Record<string, unknown>)[key] : undefined;
+    if (node.properties) {
+      undocumented(node, at, value, noDefault, problems);
+    } else if (!noDefault.has(at)) {
+      if (!('default' in node)) problems.push(`${at}: no default`);
+      else if (!isDeepStrictEqual(node.default, value)) problems.push(`${at}: default ${JSON.stringify(node.default)}, values.yaml ${JSON.stringify(value)}`);
+    }
+  }
+  return problems;
+}
+
+test('values.schema.json of both charts: every key that is not a SQLITE_RESTORE_* setting has a description, and a default equal to values.yaml', async () => {
+  const read = async (chart: string, file: string): Promise<unknown> => {
+    const text = await readFile(path.join(chart, file), 'utf8');
+    return file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  };
+  const lib = (await read(libraryChart, 'values.schema.json')) as SchemaNode;
+  const ex = (await read(exampleChart, 'values.schema.json')) as SchemaNode;
+  const libValues = await read(libraryChart, 'values.yaml');
+  const exValues = await read(exampleChart, 'values.yaml');
+  // global is Helm's (not in the library's values.yaml); sqlite-s3-restore is the library's values, which Helm fills in.
+  assert.deepEqual(undocumented(lib, '', libValues, new Set(['global']), []), [], 'sqlite-s3-restore/values.schema.json');
+  const { restore, ...outside } = ex.properties!;
+  assert.deepEqual(undocumented({ properties: outside }, '', exValues, new Set(['sqlite-s3-restore']), []), [], 'example-app/values.schema.json');
+  // restore is the library's schema (a test above keeps them equal): the library's defaults.
+  assert.ok(restore?.description, 'restore has a description');
+  assert.deepEqual(undocumented(restore!, '', libValues, new Set(), []), [], 'example-app/values.schema.json: restore');
 });
 
 test('plain manifests (deploy/kubernetes) are valid and carry the same restore init container as the chart', async () => {
