@@ -15,6 +15,7 @@ import { envMap, parseManifests, podSpecOf, validateObject, type Container, type
 import { binDir, makeTempDir, removeDir, repoRoot } from '../support/paths.js';
 
 const helmBin = path.join(binDir, 'helm');
+const kubectlBin = path.join(binDir, 'kubectl');
 const deployDir = path.join(repoRoot, 'deploy');
 let work: string;
 let exampleChart: string;
@@ -985,6 +986,115 @@ test('values.schema.json of both charts: every key that is not a SQLITE_RESTORE_
   // restore is the library's schema (a test above keeps them equal): the library's defaults.
   assert.ok(restore?.description, 'restore has a description');
   assert.deepEqual(undocumented(restore!, '', libValues, new Set(), []), [], 'example-app/values.schema.json: restore');
+});
+
+let notesChart: string | undefined;
+
+/**
+ * NOTES.txt of the example chart as `helm install` prints it (helm renders NOTES only for an install,
+ * which needs a cluster): a copy of the chart in which NOTES.txt is a named template, rendered into a ConfigMap.
+ */
+async function notes(set: string[] = []): Promise<string> {
+  if (!notesChart) {
+    notesChart = path.join(work, 'notes', 'example-app');
+    await cp(exampleChart, notesChart, { recursive: true });
+    const text = await readFile(path.join(exampleChart, 'templates', 'NOTES.txt'), 'utf8');
+    await writeFile(path.join(notesChart, 'templates', '_notes-under-test.tpl'), `{{- define "notes-under-test" -}}\n${text}{{- end -}}\n`);
+    await writeFile(
+      path.join(notesChart, 'templates', 'notes-under-test.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\ndata:\n  notes: {{ include "notes-under-test" . | quote }}\n',
+    );
+  }
+  const args = ['template', 'demo', notesChart, '--namespace', 'apps', '--show-only', 'templates/notes-under-test.yaml'];
+  for (const s of set) args.push('--set', s);
+  const [cm] = parseManifests(await helmOk(args));
+  return (cm!.data as { notes: string }).notes;
+}
+
+/** kubectl's own jsonpath on a pod object, offline (`annotate --local` prints the object it read). */
+async function kubectlJsonpath(expression: string, podObject: unknown): Promise<string> {
+  const file = path.join(work, 'pod.json');
+  await writeFile(file, JSON.stringify(podObject));
+  return new Promise((resolve, reject) => {
+    execFile(
+      kubectlBin,
+      ['annotate', '--local', '-f', file, 'checked=yes', '-o', `jsonpath=${expression}`],
+      { timeout: 30_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work } },
+      (err, stdout, stderr) => (err ? reject(new Error(`kubectl: ${stderr || err.message}`)) : resolve(stdout)),
+    );
+  });
+}
+
+test("NOTES.txt: the restore's outcome now and before the last restart (the printed command, run by kubectl on pod statuses)", async () => {
+  await access(kubectlBin, constants.X_OK).catch(() => {
+    throw new Error(`${kubectlBin} is missing: run bash test/support/setup.sh`);
+  });
+  const text = await notes();
+  assert.match(text, /^ {2}kubectl -n apps logs demo-example-app-0 -c restore$/m);
+  assert.match(text, /^ {2}kubectl -n apps get pod demo-example-app-0 \\$/m);
+  const expression = /-o jsonpath='([^']+)'/.exec(text)?.[1];
+  assert.ok(expression, 'a jsonpath command');
+  const podWith = (restore: Record<string, unknown>): unknown => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'demo-example-app-0', namespace: 'apps' },
+    spec: { containers: [{ name: 'app', image: 'app' }] },
+    status: {
+      initContainerStatuses: [
+        { name: 'restore', image: 'sqlite-s3-restore:0.1.0', ready: false, restartCount: 0, ...restore },
+        { name: 'litestream', image: 'litestream', ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } }, lastState: {} },
+      ],
+    },
+  });
+  const noBackup = { exitCode: 66, reason: 'Error', message: 'no-backup: no backup at s3://my-bucket/example-app/app.db' };
+  const cases: Array<[string, Record<string, unknown>, RegExp[]]> = [
+    ['running, first attempt', { state: { running: { startedAt: '2026-11-30T10:00:00Z' } }, lastState: {} }, [/^now: +2026-11-30T10:00:00Z$/m, /^previous: +$/m]],
+    ['failed now (Init:Error)', { state: { terminated: noBackup }, lastState: {} }, [/^now: +66 no-backup: no backup at s3:\/\/my-bucket\/example-app\/app\.db$/m]],
+    [
+      'after a restart (Init:CrashLoopBackOff)',
+      { state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 20s restarting failed container' } }, lastState: { terminated: noBackup }, restartCount: 2 },
+      [/^now: +CrashLoopBackOff$/m, /^previous: 66 no-backup: no backup at s3:/m],
+    ],
+    ['done', { state: { terminated: { exitCode: 0, reason: 'Completed', message: 'skipped: /data/app.db' } }, lastState: {} }, [/^now: +0 skipped: \/data\/app\.db$/m]],
+  ];
+  for (const [name, status, expected] of cases) {
+    const out = await kubectlJsonpath(expression, podWith(status));
+    for (const e of expected) assert.match(out, e, `${name}:\n${out}`);
+    assert.doesNotMatch(out, /PodInitializing/, 'only the restore container');
+  }
+  assert.match(await notes(['restore.name=fetch']), /@\.name=="fetch"/);
+});
+
+test('NOTES.txt: first deploy without a backup, a pod stuck after helm upgrade, a reinstall that keeps its claim', async () => {
+  const text = await notes();
+  // First deploy: the safe path, and the warning that a mistyped prefix looks the same.
+  assert.match(text, /^ {2}helm upgrade demo <chart> -n apps --reuse-values --set restore\.ifNoBackup=allow$/m);
+  assert.match(text, /mistyped bucket or prefix finds no backup either/);
+  assert.match(text, /it lists what exists beside the prefix/);
+  assert.match(text, /back to fail once\s+the first backup is written/);
+  // helm upgrade leaves a failing StatefulSet pod on the old revision.
+  assert.match(text, /stuck in Init:Error or Init:CrashLoopBackOff stays on\s+the old revision/);
+  assert.match(text, /OrderedReady/);
+  assert.match(text, /^ {2}kubectl -n apps delete pod demo-example-app-0$/m);
+  // A reinstall keeps the claim: the restore is skipped.
+  assert.match(text, /helm uninstall keeps the volume claim data-demo-example-app-0/);
+  assert.match(text, /restore is skipped \(outcome skipped\)/);
+  assert.match(text, /^ {2}kubectl -n apps delete pvc data-demo-example-app-0$/m);
+  assert.match(text, /^ {2}kubectl -n apps create job --from=cronjob\/demo-example-app-backup-verify verify-now$/m);
+
+  const allowed = await notes(['restore.ifNoBackup=allow']);
+  assert.doesNotMatch(allowed, /helm upgrade demo/);
+  assert.match(allowed, /restore\.ifNoBackup=allow: with no backup at s3:\/\/my-bucket\/example-app\/app\.db the app starts without a database\s+\(outcome first-boot\)/);
+  assert.match(allowed, /mistyped bucket or prefix looks the same/);
+
+  const claimed = await notes(['persistence.existingClaim=my-data']);
+  assert.doesNotMatch(claimed, /delete pvc/, 'not a claim the chart made');
+  assert.match(claimed, /your claim my-data: while it holds one, the restore keeps it \(outcome\s+skipped\)/);
+  const renamed = await notes(['restore.database.volumeName=db']);
+  assert.match(renamed, /^ {2}kubectl -n apps delete pvc db-demo-example-app-0$/m);
+
+  const overwrite = await notes(['restore.ifExists=overwrite', 'verifyCronJob.enabled=false']);
+  assert.doesNotMatch(overwrite, /skipped \(outcome|delete pvc|create job/);
 });
 
 test('plain manifests (deploy/kubernetes) are valid and carry the same restore init container as the chart', async () => {
