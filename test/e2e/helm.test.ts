@@ -324,11 +324,18 @@ test('static AWS keys with custom Secret key names, a session token, and every o
   assert.deepEqual(settable, expected, 'a variable in src/config.ts that the chart cannot set (or the reverse)');
 });
 
-test('more native sidecars from values are rendered after the restore and the Litestream sidecar, with restartPolicy Always', async () => {
+test('more native sidecars from values are rendered after the restore and the Litestream sidecar, with restartPolicy Always; initContainers before the restore', async () => {
   const valuesFile = path.join(work, 'sidecar.yaml');
   await writeFile(
     valuesFile,
     [
+      // deploy/README.md's fix for a root-owned hostPath directory
+      'initContainers:',
+      '  - name: chown-data',
+      '    image: busybox:1.36',
+      '    command: [chown, "65532:65532", /data]',
+      '    securityContext: {runAsUser: 0, runAsNonRoot: false, capabilities: {drop: [ALL], add: [CHOWN]}}',
+      '    volumeMounts: [{name: data, mountPath: /data}]',
       'sidecars:',
       '  - name: metrics',
       '    image: busybox',
@@ -337,8 +344,10 @@ test('more native sidecars from values are rendered after the restore and the Li
       '',
     ].join('\n'),
   );
+  await helmOk(['lint', '--strict', exampleChart, '-f', valuesFile]);
   const spec = pod(await render({ values: [valuesFile] }));
   assert.deepEqual(spec.initContainers?.map((c) => [c.name, c.restartPolicy]), [
+    ['chown-data', undefined],
     ['restore', undefined],
     ['litestream', 'Always'],
     ['metrics', 'Always'],
@@ -905,6 +914,35 @@ test('the library refuses a call it cannot read, and says how to call it', async
   await helmOk(['template', 'x', chart, '--set', 'call=pull-secrets']);
 });
 
+test("deploy/README.md: the library's calling convention renders as shown, every public template is listed, the Dockerfile's ENTRYPOINT is quoted as it is, and the troubleshooting points are there", async () => {
+  const readme = await readFile(path.join(deployDir, 'README.md'), 'utf8');
+  const library = readme.slice(readme.indexOf('## Helm library chart'), readme.indexOf('## Example application chart'));
+  for (const n of await publicTemplates()) {
+    assert.ok(library.includes(`\`${n}\``) || library.includes(`\`.${n.split('.')[1]}\``), `${n} in the table`);
+  }
+  const snippet = /```yaml\n(spec:\n[\s\S]*?)```/.exec(library)?.[1];
+  assert.ok(snippet?.includes('dict "values" .Values.restore "context" $'), 'the call with the context');
+  const chart = await consumerChart('deploy-readme', 'imagePullSecrets: [regcred]\nrestore:\n  replicaUrl: s3://b-1/p\n  database: {volume: {emptyDir: {}}}\n', {
+    'pod.yaml': `apiVersion: v1\nkind: Pod\nmetadata: {name: doc}\n${snippet}  containers: [{name: app, image: my-app}]\n  volumes:\n    {{- include "sqlite-s3-restore.volumes" (dict "values" .Values.restore "context" $) | nindent 4 }}\n`,
+  });
+  const spec = podSpecOf(find(await render({ chart, set: ['global.imageRegistry=registry.example.com'] }), 'Pod')) as ScheduledPodSpec;
+  assert.deepEqual(spec.imagePullSecrets, [{ name: 'regcred' }]);
+  assert.deepEqual(spec.initContainers?.map((c) => [c.name, c.image]), [['restore', 'registry.example.com/sqlite-s3-restore:0.1.0']]);
+
+  const dockerfile = await readFile(path.join(repoRoot, 'Dockerfile'), 'utf8');
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
+  assert.ok(entrypoint, "the Dockerfile's ENTRYPOINT");
+  const quoted = /`ENTRYPOINT (\[[^\]]*\])`/.exec(readme)?.[1];
+  assert.ok(quoted, 'deploy/README.md quotes the ENTRYPOINT');
+  assert.deepEqual(JSON.parse(quoted.replace(/\s*\n\s*/g, ' ')), JSON.parse(entrypoint), 'the same ENTRYPOINT, node flags included');
+
+  const troubleshooting = readme.slice(readme.indexOf('## Troubleshooting'), readme.indexOf('## Plain manifests'));
+  assert.match(troubleshooting, /Exit 74[\s\S]*hostPath[\s\S]*fsGroup[\s\S]*chown 65532:65532[\s\S]*runAsUser[\s\S]*fileUid[\s\S]*PersistentVolumeClaim/);
+  assert.match(troubleshooting, /helm upgrade[\s\S]*OrderedReady[\s\S]*kubectl delete pod/);
+  assert.match(troubleshooting, /restore says `skipped`[\s\S]*helm uninstall` keeps[\s\S]*kubectl delete pvc/);
+  assert.match(troubleshooting, /ifNoBackup=allow[\s\S]*mistyped prefix/);
+});
+
 test("the README's pod template for your own chart renders a valid pod, with and without the Litestream sidecar", async () => {
   const readme = await readFile(path.join(repoRoot, 'README.md'), 'utf8');
   const snippet = /```yaml\n# templates\/statefulset.yaml, the pod template\n([\s\S]*?)```/.exec(readme)?.[1];
@@ -1069,9 +1107,9 @@ test('NOTES.txt: first deploy without a backup, a pod stuck after helm upgrade, 
   const text = await notes();
   // First deploy: the safe path, and the warning that a mistyped prefix looks the same.
   assert.match(text, /^ {2}helm upgrade demo <chart> -n apps --reuse-values --set restore\.ifNoBackup=allow$/m);
-  assert.match(text, /mistyped bucket or prefix finds no backup either/);
+  assert.match(text, /mistyped prefix finds no backup either/);
   assert.match(text, /it lists what exists beside the prefix/);
-  assert.match(text, /back to fail once\s+the first backup is written/);
+  assert.match(text, /back to\s+fail once the first backup is written/);
   // helm upgrade leaves a failing StatefulSet pod on the old revision.
   assert.match(text, /stuck in Init:Error or Init:CrashLoopBackOff stays on\s+the old revision/);
   assert.match(text, /OrderedReady/);
@@ -1085,7 +1123,7 @@ test('NOTES.txt: first deploy without a backup, a pod stuck after helm upgrade, 
   const allowed = await notes(['restore.ifNoBackup=allow']);
   assert.doesNotMatch(allowed, /helm upgrade demo/);
   assert.match(allowed, /restore\.ifNoBackup=allow: with no backup at s3:\/\/my-bucket\/example-app\/app\.db the app starts without a database\s+\(outcome first-boot\)/);
-  assert.match(allowed, /mistyped bucket or prefix looks the same/);
+  assert.match(allowed, /mistyped prefix looks the same/);
 
   const claimed = await notes(['persistence.existingClaim=my-data']);
   assert.doesNotMatch(claimed, /delete pvc/, 'not a claim the chart made');
