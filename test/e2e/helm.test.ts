@@ -6,14 +6,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { access, constants, cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { CONFIG_VARIABLES } from '../../src/config.js';
 import { envMap, parseManifests, podSpecOf, validateObject, type Container, type K8sObject, type PodSpec } from '../support/k8s.js';
 import { binDir, makeTempDir, removeDir, repoRoot } from '../support/paths.js';
 
 const helmBin = path.join(binDir, 'helm');
+const kubectlBin = path.join(binDir, 'kubectl');
 const deployDir = path.join(repoRoot, 'deploy');
 let work: string;
 let exampleChart: string;
@@ -86,6 +89,29 @@ function restoreContainer(spec: PodSpec): Container {
 }
 
 const example = (name: string): string => path.join(exampleChart, 'examples', name);
+
+/** The pod spec fields of scheduling and pulling, which PodSpec (test/support/k8s.ts) leaves out. */
+type ScheduledPodSpec = PodSpec & {
+  imagePullSecrets?: Array<{ name: string }>;
+  nodeSelector?: Record<string, string>;
+  tolerations?: unknown[];
+  affinity?: Record<string, unknown>;
+};
+
+/** A chart of your own depending on (a copy of) the library, with these values and templates. */
+async function consumerChart(name: string, values: string, templates: Record<string, string>): Promise<string> {
+  const chart = path.join(work, name);
+  await mkdir(path.join(chart, 'templates'), { recursive: true });
+  await mkdir(path.join(chart, 'charts'), { recursive: true });
+  await cp(libraryChart, path.join(chart, 'charts', 'sqlite-s3-restore'), { recursive: true });
+  await writeFile(
+    path.join(chart, 'Chart.yaml'),
+    `apiVersion: v2\nname: ${name}\nversion: 1.0.0\ndependencies:\n  - name: sqlite-s3-restore\n    version: 0.1.0\n    repository: file://../sqlite-s3-restore\n`,
+  );
+  await writeFile(path.join(chart, 'values.yaml'), values);
+  for (const [file, text] of Object.entries(templates)) await writeFile(path.join(chart, 'templates', file), text);
+  return chart;
+}
 
 const HARDENED = {
   runAsNonRoot: true,
@@ -302,11 +328,18 @@ test('static AWS keys with custom Secret key names, a session token, and every o
   assert.deepEqual(settable, expected, 'a variable in src/config.ts that the chart cannot set (or the reverse)');
 });
 
-test('more native sidecars from values are rendered after the restore and the Litestream sidecar, with restartPolicy Always', async () => {
+test('more native sidecars from values are rendered after the restore and the Litestream sidecar, with restartPolicy Always; initContainers before the restore', async () => {
   const valuesFile = path.join(work, 'sidecar.yaml');
   await writeFile(
     valuesFile,
     [
+      // deploy/README.md's fix for a root-owned hostPath directory
+      'initContainers:',
+      '  - name: chown-data',
+      '    image: busybox:1.36',
+      '    command: [chown, "65532:65532", /data]',
+      '    securityContext: {runAsUser: 0, runAsNonRoot: false, capabilities: {drop: [ALL], add: [CHOWN]}}',
+      '    volumeMounts: [{name: data, mountPath: /data}]',
       'sidecars:',
       '  - name: metrics',
       '    image: busybox',
@@ -315,8 +348,10 @@ test('more native sidecars from values are rendered after the restore and the Li
       '',
     ].join('\n'),
   );
+  await helmOk(['lint', '--strict', exampleChart, '-f', valuesFile]);
   const spec = pod(await render({ values: [valuesFile] }));
   assert.deepEqual(spec.initContainers?.map((c) => [c.name, c.restartPolicy]), [
+    ['chown-data', undefined],
     ['restore', undefined],
     ['litestream', 'Always'],
     ['metrics', 'Always'],
@@ -549,6 +584,101 @@ test('numbers where a number is natural: a TXID, a WAL index, seconds', async ()
   assert.equal((await env(['restore.progressSeconds=30', 'restore.maxAge=3600'])).SQLITE_RESTORE_MAX_AGE, '3600');
 });
 
+test("example chart: imagePullSecrets, podLabels, podAnnotations, nodeSelector, tolerations and affinity reach the pod; the verify Job's pods get the pull secrets, labels, nodeSelector, tolerations and nodeAffinity; global.imageRegistry reaches every image", async () => {
+  const file = path.join(work, 'scheduling.yaml');
+  const nodeAffinity = {
+    requiredDuringSchedulingIgnoredDuringExecution: {
+      nodeSelectorTerms: [{ matchExpressions: [{ key: 'disktype', operator: 'In', values: ['ssd'] }] }],
+    },
+  };
+  const podAntiAffinity = {
+    requiredDuringSchedulingIgnoredDuringExecution: [
+      { labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'example-app' } }, topologyKey: 'kubernetes.io/hostname' },
+    ],
+  };
+  const tolerations = [{ key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoSchedule' }];
+  await writeFile(
+    file,
+    [
+      'global:',
+      '  imageRegistry: registry.example.com',
+      '  imagePullSecrets: [global-regcred]',
+      'imagePullSecrets: [{name: regcred}, global-regcred]',
+      // numbers and booleans, as a values file or --set gives them: rendered as the strings the API takes
+      'podLabels: {team: storage, tier: 1, app.kubernetes.io/name: not-the-selector}',
+      'podAnnotations: {prometheus.io/port: 9090, example.com/audited: true}',
+      'nodeSelector: {kubernetes.io/arch: arm64, pool: 2}',
+      `tolerations: ${JSON.stringify(tolerations)}`,
+      `affinity: ${JSON.stringify({ nodeAffinity, podAntiAffinity })}`,
+      'app:',
+      '  image: {repository: my-app, tag: 22}',
+      '',
+    ].join('\n'),
+  );
+  await helmOk(['lint', '--strict', exampleChart, '-f', file]);
+  const objects = await render({ values: [file] });
+  const sts = find(objects, 'StatefulSet').spec as { template: { metadata: { labels: Record<string, string>; annotations: Record<string, string> } } };
+  const spec = pod(objects) as ScheduledPodSpec;
+  assert.deepEqual(spec.imagePullSecrets, [{ name: 'global-regcred' }, { name: 'regcred' }], 'global first, then the chart\'s own, once each');
+  assert.deepEqual(spec.nodeSelector, { 'kubernetes.io/arch': 'arm64', pool: '2' });
+  assert.deepEqual(spec.tolerations, tolerations);
+  assert.deepEqual(spec.affinity, { nodeAffinity, podAntiAffinity });
+  assert.deepEqual(
+    sts.template.metadata.labels,
+    { 'app.kubernetes.io/name': 'example-app', 'app.kubernetes.io/instance': 'demo', team: 'storage', tier: '1' },
+    'podLabels under the selector labels, which win',
+  );
+  assert.equal(sts.template.metadata.annotations['prometheus.io/port'], '9090');
+  assert.equal(sts.template.metadata.annotations['example.com/audited'], 'true');
+  assert.ok(sts.template.metadata.annotations['sqlite-s3-restore/litestream.yml'], "the sidecar's configuration stays");
+  assert.deepEqual(
+    [...(spec.initContainers ?? []), ...spec.containers].map((c) => [c.name, c.image]),
+    [
+      ['restore', 'registry.example.com/sqlite-s3-restore:0.1.0'],
+      ['litestream', 'registry.example.com/litestream/litestream:0.3.13'],
+      ['app', 'registry.example.com/my-app:22'],
+    ],
+  );
+
+  const cron = find(objects, 'CronJob');
+  const verify = podSpecOf(cron) as ScheduledPodSpec;
+  assert.deepEqual(verify.imagePullSecrets, spec.imagePullSecrets);
+  assert.deepEqual(verify.nodeSelector, spec.nodeSelector);
+  assert.deepEqual(verify.tolerations, spec.tolerations);
+  assert.deepEqual(verify.affinity, { nodeAffinity }, "the app's nodes, not its place among other pods");
+  assert.equal(verify.containers[0]!.image, 'registry.example.com/sqlite-s3-restore:0.1.0');
+  const verifyLabels = (cron.spec as { jobTemplate: { spec: { template: { metadata: { labels: Record<string, string> } } } } }).jobTemplate.spec.template.metadata.labels;
+  assert.deepEqual(verifyLabels, { 'app.kubernetes.io/instance': 'demo', 'app.kubernetes.io/component': 'backup-verify', team: 'storage', tier: '1' }, 'never the selector labels');
+
+  // Off by default: none of these fields.
+  const plain = await render();
+  for (const s of [pod(plain), podSpecOf(find(plain, 'CronJob'))!] as ScheduledPodSpec[]) {
+    assert.deepEqual([s.imagePullSecrets, s.nodeSelector, s.tolerations, s.affinity], [undefined, undefined, undefined, undefined]);
+  }
+});
+
+test('persistence.existingClaim: the data volume is that claim and the StatefulSet has no volumeClaimTemplate (restore.database.volume likewise); not both', async () => {
+  const objects = await render({ set: ['persistence.existingClaim=my-data'] });
+  const sts = find(objects, 'StatefulSet').spec as { replicas: number; volumeClaimTemplates?: unknown };
+  assert.equal(sts.volumeClaimTemplates, undefined, 'the StatefulSet would otherwise put its own claim in place of the volume');
+  assert.equal(sts.replicas, 1);
+  const spec = pod(objects);
+  assert.deepEqual(spec.volumes?.filter((v) => v.name === 'data'), [{ name: 'data', persistentVolumeClaim: { claimName: 'my-data' } }]);
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+    assert.ok(c.volumeMounts?.some((m) => m.name === 'data' && m.mountPath === '/data'), `${c.name} mounts the claim`);
+  }
+  const renamed = pod(await render({ set: ['persistence.existingClaim=my-data', 'restore.database.volumeName=db'] }));
+  assert.deepEqual(renamed.volumes?.filter((v) => v.name === 'db'), [{ name: 'db', persistentVolumeClaim: { claimName: 'my-data' } }]);
+
+  const ephemeral = await render({ set: ['restore.database.volume.emptyDir.sizeLimit=1Gi'] });
+  assert.equal((find(ephemeral, 'StatefulSet').spec as { volumeClaimTemplates?: unknown }).volumeClaimTemplates, undefined);
+  assert.deepEqual(pod(ephemeral).volumes?.filter((v) => v.name === 'data'), [{ name: 'data', emptyDir: { sizeLimit: '1Gi' } }]);
+
+  const both = await helm(['template', 'demo', exampleChart, '--set', 'persistence.existingClaim=my-data', '--set', 'restore.database.volume.emptyDir.sizeLimit=1Gi']);
+  assert.notEqual(both.code, 0);
+  assert.match(both.stderr, /either persistence.existingClaim or restore.database.volume, not both/);
+});
+
 test('values.schema.json and the templates reject bad values', async () => {
   const cases: Array<{ set: string[]; error: RegExp }> = [
     { set: ['restore.verify=sometimes'], error: /verify/ },
@@ -588,6 +718,15 @@ test('values.schema.json and the templates reject bad values', async () => {
       set: ['restore.credentials.existingSecret=keys', 'restore.irsa.roleArn=arn:aws:iam::123456789012:role/r'],
       error: /either credentials.existingSecret .* or irsa.roleArn/,
     },
+    { set: ['imagePullSecrets[0].nam=regcred'], error: /imagePullSecrets/ },
+    { set: ['global.imagePullSecrets[0].nam=regcred'], error: /imagePullSecrets/ },
+    { set: ['global.imageRegistry=registry example com'], error: /imageRegistry/ },
+    { set: ['tolerations=dedicated'], error: /tolerations/ },
+    { set: ['affinity.nodeAfinity.x=1'], error: /affinity|nodeAfinity/ },
+    { set: ['podLabels.team.name=storage'], error: /podLabels/ },
+    { set: ['nodeSelector.pool.name=db'], error: /nodeSelector/ },
+    { set: ['podAnnotations.a.b=c'], error: /podAnnotations/ },
+    { set: ['persistence.existingClaim=My_Claim'], error: /existingClaim/ },
   ];
   for (const { set, error } of cases) {
     const args = ['template', 'demo', exampleChart];
@@ -602,6 +741,15 @@ test('values.schema.json and the templates reject bad values', async () => {
   const r = await helm(['template', 'demo', exampleChart, '-f', unquoted]);
   assert.notEqual(r.code, 0, 'fileMode: 0644 (unquoted) should fail');
   assert.match(r.stderr, /fileMode/);
+  // An image tag that YAML reads as a decimal number would lose digits (1.10 -> 1.1): quote it. A whole number is fine.
+  const decimalTag = path.join(work, 'decimal-tag.yaml');
+  await writeFile(decimalTag, 'app:\n  image:\n    repository: my-app\n    tag: 1.10\n');
+  const tag = await helm(['template', 'demo', exampleChart, '-f', decimalTag]);
+  assert.notEqual(tag.code, 0, 'tag: 1.10 (unquoted) should fail');
+  assert.match(tag.stderr, /tag/);
+  for (const key of ['app.image.tag', 'restore.image.tag', 'restore.litestream.image.tag']) {
+    await helmOk(['lint', '--strict', exampleChart, '--set', `${key}=22`]);
+  }
   // And helm lint reports the same.
   const lint = await helm(['lint', exampleChart, '--set', 'restore.verify=sometimes']);
   assert.notEqual(lint.code, 0);
@@ -684,10 +832,141 @@ test('the library from a chart of your own: minimal values, an emptyDir data vol
   });
 });
 
-test("the README's pod template for your own chart renders a valid pod, with and without the Litestream sidecar", async () => {
-  const readme = await readFile(path.join(repoRoot, 'README.md'), 'utf8');
+/** The public templates listed at the top of the library's _restore.tpl. */
+async function publicTemplates(): Promise<string[]> {
+  const tpl = await readFile(path.join(libraryChart, 'templates', '_restore.tpl'), 'utf8');
+  const header = tpl.slice(tpl.indexOf('Public templates:'), tpl.indexOf('*/}}'));
+  return [...header.matchAll(/^ {2}(sqlite-s3-restore\.\w+)\s/gm)].map((m) => m[1]!);
+}
+
+test('the library with the root context, (dict "values" .Values.restore "context" $): every public template renders what the values dict alone renders, plus global.imageRegistry and the pull secrets', async () => {
+  const names = await publicTemplates();
+  assert.ok(names.length >= 14 && names.includes('sqlite-s3-restore.imagePullSecrets'), `the list at the top of _restore.tpl: ${names.join(' ')}`);
+  const templates = (await Promise.all(['_restore.tpl', '_litestream.tpl', '_verify.tpl'].map((f) => readFile(path.join(libraryChart, 'templates', f), 'utf8')))).join('\n');
+  for (const n of names) assert.ok(templates.includes(`{{- define "${n}" -}}`), `${n} is defined`);
+  const chart = await consumerChart(
+    'forms',
+    [
+      'imagePullSecrets: [{name: own}, shared]',
+      'restore:',
+      '  replicaUrl: s3://b-1/p',
+      '  litestream: {enabled: true}',
+      '  irsa: {roleArn: "arn:aws:iam::123456789012:role/r", tokenProjection: {enabled: true}}',
+      '',
+    ].join('\n'),
+    {
+      'forms.yaml': [
+        'apiVersion: v1',
+        'kind: ConfigMap',
+        'metadata: {name: forms}',
+        'data:',
+        `{{- range list ${names.map((n) => JSON.stringify(n)).join(' ')} }}`,
+        '  old.{{ . }}: {{ include . $.Values.restore | quote }}',
+        '  new.{{ . }}: {{ include . (dict "values" $.Values.restore "context" $) | quote }}',
+        '{{- end }}',
+        '',
+      ].join('\n'),
+    },
+  );
+  await helmOk(['lint', '--strict', chart]);
+  const forms = async (set: string[] = []): Promise<Record<string, string>> => find(await render({ chart, set }), 'ConfigMap').data as Record<string, string>;
+  const images = (text: string | undefined): string[] => (parseYaml(text ?? '') as Container[]).map((c) => c.image ?? '');
+  const withoutImages = (text: string | undefined): string => (text ?? '').replace(/^(\s*)image: .*$/gm, '$1image: <image>');
+  const pullSecrets = 'sqlite-s3-restore.imagePullSecrets';
+
+  const plain = await forms();
+  for (const n of names.filter((n) => n !== pullSecrets)) assert.equal(plain[`new.${n}`], plain[`old.${n}`], `${n}: both forms render the same`);
+  assert.equal(plain[`old.${pullSecrets}`], '', 'the values alone: no context, no pull secrets');
+  assert.deepEqual(parseYaml(plain[`new.${pullSecrets}`]!), [{ name: 'own' }, { name: 'shared' }], "the chart's own imagePullSecrets, names or {name}");
+
+  const mirror = 'registry.example.com/mirror';
+  const global = await forms([`global.imageRegistry=${mirror}/`, 'global.imagePullSecrets[0]=shared', 'global.imagePullSecrets[1].name=global-only']);
+  assert.equal(global['old.sqlite-s3-restore.image'], 'sqlite-s3-restore:0.1.0', 'the values alone: global is out of reach');
+  assert.equal(global['new.sqlite-s3-restore.image'], `${mirror}/sqlite-s3-restore:0.1.0`);
+  assert.deepEqual(images(global['new.sqlite-s3-restore.initContainer']), [`${mirror}/sqlite-s3-restore:0.1.0`]);
+  assert.deepEqual(images(global['new.sqlite-s3-restore.litestreamSidecar']), [`${mirror}/litestream/litestream:0.3.13`]);
+  assert.deepEqual(images(global['new.sqlite-s3-restore.verifyContainer']), [`${mirror}/sqlite-s3-restore:0.1.0`]);
+  for (const n of names.filter((n) => n !== pullSecrets && n !== 'sqlite-s3-restore.image')) {
+    assert.equal(withoutImages(global[`new.${n}`]), withoutImages(plain[`old.${n}`]), `${n}: only the image differs`);
+  }
+  assert.deepEqual(parseYaml(global[`new.${pullSecrets}`]!), [{ name: 'shared' }, { name: 'global-only' }, { name: 'own' }], 'global first, each once');
+
+  // Docker's rule: a first path component with a dot or a colon, or localhost, is a registry already.
+  for (const [set, expected] of [
+    [['restore.image.repository=me/sqlite-s3-restore'], 'registry.example.com/me/sqlite-s3-restore:0.1.0'],
+    [['restore.image.repository=ghcr.io/me/sqlite-s3-restore'], 'ghcr.io/me/sqlite-s3-restore:0.1.0'],
+    [['restore.image.repository=localhost:5000/sqlite-s3-restore'], 'localhost:5000/sqlite-s3-restore:0.1.0'],
+    [['restore.image.repository=localhost/sqlite-s3-restore'], 'localhost/sqlite-s3-restore:0.1.0'],
+    [[`restore.image.digest=sha256:${'ab'.repeat(32)}`], `registry.example.com/sqlite-s3-restore@sha256:${'ab'.repeat(32)}`],
+    [['restore.image.tag=22'], 'registry.example.com/sqlite-s3-restore:22'],
+  ] as const) {
+    const out = await forms(['global.imageRegistry=registry.example.com', ...set]);
+    assert.equal(out['new.sqlite-s3-restore.image'], expected, set.join(' '));
+  }
+});
+
+test('the library refuses a call it cannot read, and says how to call it', async () => {
+  const call = (when: string, arg: string, template = 'initContainer'): string =>
+    `{{- if eq .Values.call "${when}" }}{{ include "sqlite-s3-restore.${template}" ${arg} }}{{ end }}\n`;
+  const chart = await consumerChart('bad-calls', 'call: ""\nrestore: {replicaUrl: "s3://b-1/p"}\n', {
+    'calls.yaml':
+      call('root', '$') +
+      call('typo', '(dict "values" .Values.restore "contxt" $)') +
+      call('values-as-context', '(dict "values" .Values.restore "context" .Values)') +
+      call('a-string', '"restore"') +
+      call('pull-secrets', '(dict "values" .Values.restore "context" $)', 'imagePullSecrets'),
+  });
+  const usage = /pass \(dict "values" \.Values\.restore "context" \$\) or the restore values dict alone/;
+  for (const [set, error] of [
+    [['call=root'], /got the root context alone/],
+    [['call=typo'], /unknown key "contxt" in the call/],
+    [['call=values-as-context'], /"context" must be your chart's root context/],
+    [['call=a-string'], /not a string/],
+    [['call=pull-secrets', 'global.imagePullSecrets=regcred'], /global.imagePullSecrets must be a list of names or \{name: \.\.\.\}/],
+    [['call=pull-secrets', 'imagePullSecrets[0].secret=regcred'], /imagePullSecrets: each entry is a secret name or \{name: \.\.\.\}/],
+  ] as const) {
+    const r = await helm(['template', 'x', chart, ...set.flatMap((s) => ['--set', s])]);
+    assert.notEqual(r.code, 0, set.join(' '));
+    assert.match(r.stderr, error, set.join(' '));
+    if (!set[0].includes('pull-secrets')) assert.match(r.stderr, usage);
+  }
+  await helmOk(['template', 'x', chart, '--set', 'call=pull-secrets']);
+});
+
+test("deploy/README.md: the library's calling convention renders as shown, every public template is listed, the Dockerfile's ENTRYPOINT is quoted as it is, and the troubleshooting points are there", async () => {
+  const readme = await readFile(path.join(deployDir, 'README.md'), 'utf8');
+  const library = readme.slice(readme.indexOf('## Helm library chart'), readme.indexOf('## Example application chart'));
+  for (const n of await publicTemplates()) {
+    assert.ok(library.includes(`\`${n}\``) || library.includes(`\`.${n.split('.')[1]}\``), `${n} in the table`);
+  }
+  const snippet = /```yaml\n(spec:\n[\s\S]*?)```/.exec(library)?.[1];
+  assert.ok(snippet?.includes('dict "values" .Values.restore "context" $'), 'the call with the context');
+  const chart = await consumerChart('deploy-readme', 'imagePullSecrets: [regcred]\nrestore:\n  replicaUrl: s3://b-1/p\n  database: {volume: {emptyDir: {}}}\n', {
+    'pod.yaml': `apiVersion: v1\nkind: Pod\nmetadata: {name: doc}\n${snippet}  containers: [{name: app, image: my-app}]\n  volumes:\n    {{- include "sqlite-s3-restore.volumes" (dict "values" .Values.restore "context" $) | nindent 4 }}\n`,
+  });
+  const spec = podSpecOf(find(await render({ chart, set: ['global.imageRegistry=registry.example.com'] }), 'Pod')) as ScheduledPodSpec;
+  assert.deepEqual(spec.imagePullSecrets, [{ name: 'regcred' }]);
+  assert.deepEqual(spec.initContainers?.map((c) => [c.name, c.image]), [['restore', 'registry.example.com/sqlite-s3-restore:0.1.0']]);
+
+  const dockerfile = await readFile(path.join(repoRoot, 'Dockerfile'), 'utf8');
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
+  assert.ok(entrypoint, "the Dockerfile's ENTRYPOINT");
+  const quoted = /`ENTRYPOINT (\[[^\]]*\])`/.exec(readme)?.[1];
+  assert.ok(quoted, 'deploy/README.md quotes the ENTRYPOINT');
+  assert.deepEqual(JSON.parse(quoted.replace(/\s*\n\s*/g, ' ')), JSON.parse(entrypoint), 'the same ENTRYPOINT, node flags included');
+
+  const troubleshooting = readme.slice(readme.indexOf('## Troubleshooting'), readme.indexOf('## Plain manifests'));
+  assert.match(troubleshooting, /Exit 74[\s\S]*hostPath[\s\S]*fsGroup[\s\S]*chown 65532:65532[\s\S]*runAsUser[\s\S]*fileUid[\s\S]*PersistentVolumeClaim/);
+  assert.match(troubleshooting, /helm upgrade[\s\S]*OrderedReady[\s\S]*kubectl delete pod/);
+  assert.match(troubleshooting, /restore says `skipped`[\s\S]*helm uninstall` keeps[\s\S]*kubectl delete pvc/);
+  assert.match(troubleshooting, /ifNoBackup=allow[\s\S]*mistyped prefix/);
+});
+
+test("docs/kubernetes.md's pod template for your own chart renders a valid pod, with and without the Litestream sidecar", async () => {
+  const readme = await readFile(path.join(repoRoot, 'docs', 'kubernetes.md'), 'utf8');
   const snippet = /```yaml\n# templates\/statefulset.yaml, the pod template\n([\s\S]*?)```/.exec(readme)?.[1];
-  assert.ok(snippet, "README's pod template snippet");
+  assert.ok(snippet, "docs/kubernetes.md's pod template snippet");
+  assert.ok(!snippet.includes('.Values.restore |'), 'the snippet passes the root context (global.imageRegistry, pull secrets)');
   const chart = path.join(work, 'readme-consumer');
   await mkdir(path.join(chart, 'templates'), { recursive: true });
   await mkdir(path.join(chart, 'charts'), { recursive: true });
@@ -716,6 +995,164 @@ test("the example chart's restore schema is the library's (replicaUrl required t
   assert.deepEqual(exRest, libRest, 'copy the library schema into example-app/values.schema.json');
   assert.equal(exUrl.pattern.replace(/\)\$$/, ')?$'), libUrl.pattern, 'the same URL pattern, empty allowed only in the library');
   assert.equal(restore.additionalProperties, false);
+});
+
+// The keys that map to SQLITE_RESTORE_* variables: their schema entries come from the settings table
+// in src/ and are checked against it there.
+const SETTING_KEYS = new Set([
+  'replicaUrl', 'layout', 'database.path', 'ifExists', 'ifNoBackup', 'verify', 'markerPath', 'timeoutSeconds', 'idleTimeoutSeconds',
+  'concurrency', 'maxAttempts', 'retryWindowSeconds', 'fileMode', 'fileUid', 'fileGid', 'logLevel', 'target', 'verifyDir', 's3',
+  'maxAge', 'progressSeconds',
+]);
+
+interface SchemaNode {
+  description?: string;
+  default?: unknown;
+  properties?: Record<string, SchemaNode>;
+}
+
+/** Keys below `schema` without a description, or (unless they have properties) without a default equal to `values`. */
+function undocumented(schema: SchemaNode, prefix: string, values: unknown, noDefault: Set<string>, problems: string[]): string[] {
+  for (const [key, node] of Object.entries(schema.properties ?? {})) {
+    const at = prefix ? `${prefix}.${key}` : key;
+    if (SETTING_KEYS.has(at)) continue;
+    if (typeof node.description !== 'string' || node.description === '') problems.push(`${at}: no description`);
+    const value = values !== null && typeof values === 'object' ? (values as Record<string, unknown>)[key] : undefined;
+    if (node.properties) {
+      undocumented(node, at, value, noDefault, problems);
+    } else if (!noDefault.has(at)) {
+      if (!('default' in node)) problems.push(`${at}: no default`);
+      else if (!isDeepStrictEqual(node.default, value)) problems.push(`${at}: default ${JSON.stringify(node.default)}, values.yaml ${JSON.stringify(value)}`);
+    }
+  }
+  return problems;
+}
+
+test('values.schema.json of both charts: every key that is not a SQLITE_RESTORE_* setting has a description, and a default equal to values.yaml', async () => {
+  const read = async (chart: string, file: string): Promise<unknown> => {
+    const text = await readFile(path.join(chart, file), 'utf8');
+    return file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  };
+  const lib = (await read(libraryChart, 'values.schema.json')) as SchemaNode;
+  const ex = (await read(exampleChart, 'values.schema.json')) as SchemaNode;
+  const libValues = await read(libraryChart, 'values.yaml');
+  const exValues = await read(exampleChart, 'values.yaml');
+  // global is Helm's (not in the library's values.yaml); sqlite-s3-restore is the library's values, which Helm fills in.
+  assert.deepEqual(undocumented(lib, '', libValues, new Set(['global']), []), [], 'sqlite-s3-restore/values.schema.json');
+  const { restore, ...outside } = ex.properties!;
+  assert.deepEqual(undocumented({ properties: outside }, '', exValues, new Set(['sqlite-s3-restore']), []), [], 'example-app/values.schema.json');
+  // restore is the library's schema (a test above keeps them equal): the library's defaults.
+  assert.ok(restore?.description, 'restore has a description');
+  assert.deepEqual(undocumented(restore!, '', libValues, new Set(), []), [], 'example-app/values.schema.json: restore');
+});
+
+let notesChart: string | undefined;
+
+/**
+ * NOTES.txt of the example chart as `helm install` prints it (helm renders NOTES only for an install,
+ * which needs a cluster): a copy of the chart in which NOTES.txt is a named template, rendered into a ConfigMap.
+ */
+async function notes(set: string[] = []): Promise<string> {
+  if (!notesChart) {
+    notesChart = path.join(work, 'notes', 'example-app');
+    await cp(exampleChart, notesChart, { recursive: true });
+    const text = await readFile(path.join(exampleChart, 'templates', 'NOTES.txt'), 'utf8');
+    await writeFile(path.join(notesChart, 'templates', '_notes-under-test.tpl'), `{{- define "notes-under-test" -}}\n${text}{{- end -}}\n`);
+    await writeFile(
+      path.join(notesChart, 'templates', 'notes-under-test.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\ndata:\n  notes: {{ include "notes-under-test" . | quote }}\n',
+    );
+  }
+  const args = ['template', 'demo', notesChart, '--namespace', 'apps', '--show-only', 'templates/notes-under-test.yaml'];
+  for (const s of set) args.push('--set', s);
+  const [cm] = parseManifests(await helmOk(args));
+  return (cm!.data as { notes: string }).notes;
+}
+
+/** kubectl's own jsonpath on a pod object, offline (`annotate --local` prints the object it read). */
+async function kubectlJsonpath(expression: string, podObject: unknown): Promise<string> {
+  const file = path.join(work, 'pod.json');
+  await writeFile(file, JSON.stringify(podObject));
+  return new Promise((resolve, reject) => {
+    execFile(
+      kubectlBin,
+      ['annotate', '--local', '-f', file, 'checked=yes', '-o', `jsonpath=${expression}`],
+      { timeout: 30_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work } },
+      (err, stdout, stderr) => (err ? reject(new Error(`kubectl: ${stderr || err.message}`)) : resolve(stdout)),
+    );
+  });
+}
+
+// kubectl comes with the test cluster's build (test/support/k8s-setup.sh, Linux and root only).
+const noKubectl = existsSync(kubectlBin) ? false : `${kubectlBin} is missing (test/support/setup.sh builds it on Linux as root)`;
+
+test("NOTES.txt: the restore's outcome now and before the last restart (the printed command, run by kubectl on pod statuses)", { skip: noKubectl }, async () => {
+  const text = await notes();
+  assert.match(text, /^ {2}kubectl -n apps logs demo-example-app-0 -c restore$/m);
+  assert.match(text, /^ {2}kubectl -n apps get pod demo-example-app-0 \\$/m);
+  const expression = /-o jsonpath='([^']+)'/.exec(text)?.[1];
+  assert.ok(expression, 'a jsonpath command');
+  const podWith = (restore: Record<string, unknown>): unknown => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'demo-example-app-0', namespace: 'apps' },
+    spec: { containers: [{ name: 'app', image: 'app' }] },
+    status: {
+      initContainerStatuses: [
+        { name: 'restore', image: 'sqlite-s3-restore:0.1.0', ready: false, restartCount: 0, ...restore },
+        { name: 'litestream', image: 'litestream', ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } }, lastState: {} },
+      ],
+    },
+  });
+  const noBackup = { exitCode: 66, reason: 'Error', message: 'no-backup: no backup at s3://my-bucket/example-app/app.db' };
+  const cases: Array<[string, Record<string, unknown>, RegExp[]]> = [
+    ['running, first attempt', { state: { running: { startedAt: '2026-11-30T10:00:00Z' } }, lastState: {} }, [/^now: +2026-11-30T10:00:00Z$/m, /^previous: +$/m]],
+    ['failed now (Init:Error)', { state: { terminated: noBackup }, lastState: {} }, [/^now: +66 no-backup: no backup at s3:\/\/my-bucket\/example-app\/app\.db$/m]],
+    [
+      'after a restart (Init:CrashLoopBackOff)',
+      { state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 20s restarting failed container' } }, lastState: { terminated: noBackup }, restartCount: 2 },
+      [/^now: +CrashLoopBackOff$/m, /^previous: 66 no-backup: no backup at s3:/m],
+    ],
+    ['done', { state: { terminated: { exitCode: 0, reason: 'Completed', message: 'skipped: /data/app.db' } }, lastState: {} }, [/^now: +0 skipped: \/data\/app\.db$/m]],
+  ];
+  for (const [name, status, expected] of cases) {
+    const out = await kubectlJsonpath(expression, podWith(status));
+    for (const e of expected) assert.match(out, e, `${name}:\n${out}`);
+    assert.doesNotMatch(out, /PodInitializing/, 'only the restore container');
+  }
+  assert.match(await notes(['restore.name=fetch']), /@\.name=="fetch"/);
+});
+
+test('NOTES.txt: first deploy without a backup, a pod stuck after helm upgrade, a reinstall that keeps its claim', async () => {
+  const text = await notes();
+  // First deploy: the safe path, and the warning that a mistyped prefix looks the same.
+  assert.match(text, /^ {2}helm upgrade demo <chart> -n apps --reuse-values --set restore\.ifNoBackup=allow$/m);
+  assert.match(text, /mistyped prefix finds no backup either/);
+  assert.match(text, /it lists what exists beside the prefix/);
+  assert.match(text, /back to\s+fail once the first backup is written/);
+  // helm upgrade leaves a failing StatefulSet pod on the old revision.
+  assert.match(text, /stuck in Init:Error or Init:CrashLoopBackOff stays on\s+the old revision/);
+  assert.match(text, /OrderedReady/);
+  assert.match(text, /^ {2}kubectl -n apps delete pod demo-example-app-0$/m);
+  // A reinstall keeps the claim: the restore is skipped.
+  assert.match(text, /helm uninstall keeps the volume claim data-demo-example-app-0/);
+  assert.match(text, /restore is skipped \(outcome skipped\)/);
+  assert.match(text, /^ {2}kubectl -n apps delete pvc data-demo-example-app-0$/m);
+  assert.match(text, /^ {2}kubectl -n apps create job --from=cronjob\/demo-example-app-backup-verify verify-now$/m);
+
+  const allowed = await notes(['restore.ifNoBackup=allow']);
+  assert.doesNotMatch(allowed, /helm upgrade demo/);
+  assert.match(allowed, /restore\.ifNoBackup=allow: with no backup at s3:\/\/my-bucket\/example-app\/app\.db the app starts without a database\s+\(outcome first-boot\)/);
+  assert.match(allowed, /mistyped prefix looks the same/);
+
+  const claimed = await notes(['persistence.existingClaim=my-data']);
+  assert.doesNotMatch(claimed, /delete pvc/, 'not a claim the chart made');
+  assert.match(claimed, /your claim my-data: while it holds one, the restore keeps it \(outcome\s+skipped\)/);
+  const renamed = await notes(['restore.database.volumeName=db']);
+  assert.match(renamed, /^ {2}kubectl -n apps delete pvc db-demo-example-app-0$/m);
+
+  const overwrite = await notes(['restore.ifExists=overwrite', 'verifyCronJob.enabled=false']);
+  assert.doesNotMatch(overwrite, /skipped \(outcome|delete pvc|create job/);
 });
 
 test('plain manifests (deploy/kubernetes) are valid and carry the same restore init container as the chart', async () => {

@@ -34,3 +34,36 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default "default" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+A map whose values are strings (labels, annotations, a nodeSelector): --set
+podLabels.tier=1 or a YAML true would otherwise reach the API server as a
+number or a boolean, which it rejects.
+*/}}
+{{- define "example-app.stringMap" -}}
+{{- $out := dict -}}
+{{- range $key, $value := . -}}
+{{- if and (kindIs "float64" $value) (eq $value (float64 (int64 $value))) }}{{ $value = int64 $value }}{{ end -}}
+{{- $_ := set $out $key (toString $value) -}}
+{{- end -}}
+{{- with $out }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{/* The pod's labels: podLabels, under the selector labels (which win). */}}
+{{- define "example-app.podLabels" -}}
+{{- $labels := include "example-app.stringMap" .Values.podLabels | fromYaml -}}
+{{- toYaml (merge (include "example-app.selectorLabels" . | fromYaml) $labels) -}}
+{{- end -}}
+
+{{/*
+The app's image: app.image (tag: app.image.tag or the chart's appVersion), or
+the restore image when app.image.repository is empty; both through the
+library, so global.imageRegistry applies as it does to the restore.
+*/}}
+{{- define "example-app.appImage" -}}
+{{- $values := deepCopy .Values.restore -}}
+{{- with .Values.app.image.repository -}}
+{{- $_ := set $values "image" (dict "repository" . "tag" ($.Values.app.image.tag | default $.Chart.AppVersion | toString)) -}}
+{{- end -}}
+{{- include "sqlite-s3-restore.image" (dict "values" $values "context" .) -}}
+{{- end -}}

@@ -14,15 +14,16 @@ projected as a file by a downwardAPI volume, so the pod needs no ConfigMap
 whose name the library would have to know, and a changed configuration
 changes the pod template (a rollout). The pod template therefore needs:
 
+  {{- $restore := dict "values" .Values.restore "context" $ }}
   metadata:
     annotations:
-      {{- include "sqlite-s3-restore.podAnnotations" .Values.restore | nindent 6 }}
+      {{- include "sqlite-s3-restore.podAnnotations" $restore | nindent 6 }}
   spec:
     initContainers:
-      {{- include "sqlite-s3-restore.initContainer" .Values.restore | nindent 6 }}
-      {{- include "sqlite-s3-restore.litestreamSidecar" .Values.restore | nindent 6 }}
+      {{- include "sqlite-s3-restore.initContainer" $restore | nindent 6 }}
+      {{- include "sqlite-s3-restore.litestreamSidecar" $restore | nindent 6 }}
     volumes:
-      {{- include "sqlite-s3-restore.volumes" .Values.restore | nindent 6 }}
+      {{- include "sqlite-s3-restore.volumes" $restore | nindent 6 }}
 */}}
 
 {{- define "sqlite-s3-restore.litestreamAnnotation" -}}
@@ -89,20 +90,13 @@ sqlite-s3-restore/litestream.yml
 {{- end }}
 {{- end -}}
 
-{{- define "sqlite-s3-restore.litestreamImage" -}}
-{{- if .image.digest -}}
-{{- printf "%s@%s" .image.repository .image.digest -}}
-{{- else -}}
-{{- printf "%s:%s" .image.repository (toString .image.tag) -}}
-{{- end -}}
-{{- end -}}
-
 {{- define "sqlite-s3-restore.litestreamSidecar" -}}
 {{- $v := include "sqlite-s3-restore.values" . | fromYaml -}}
 {{- $l := $v.litestream -}}
 {{- if $l.enabled }}
 - name: {{ $l.name }}
-  image: {{ include "sqlite-s3-restore.litestreamImage" $l | quote }}
+  {{- $global := (include "sqlite-s3-restore.fromContext" . | fromYaml).global }}
+  image: {{ include "sqlite-s3-restore.imageRef" (dict "image" $l.image "registry" (get $global "imageRegistry")) | quote }}
   imagePullPolicy: {{ $l.image.pullPolicy }}
   # A native sidecar: starts after the restore, stops after the app.
   restartPolicy: Always

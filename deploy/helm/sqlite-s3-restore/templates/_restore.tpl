@@ -1,18 +1,38 @@
 {{/*
 sqlite-s3-restore library chart.
 
-Every public template takes the restore values dict (the structure of this
-chart's values.yaml, validated by its values.schema.json) and merges it over
-the defaults below, so a caller sets only what differs:
+Calling convention: every public template takes one argument, in either form:
 
-  initContainers:
-    {{- include "sqlite-s3-restore.initContainer" .Values.restore | nindent 4 }}
+  (dict "values" .Values.restore "context" $)
+      The restore values dict and your chart's root context ($, or . at the
+      top of a template). Recommended: the context is where Helm's globals
+      live. global.imageRegistry is put in front of image.repository and
+      litestream.image.repository unless they name a registry already (a
+      first path component with a dot or a colon, or localhost);
+      sqlite-s3-restore.imagePullSecrets reads global.imagePullSecrets and
+      your chart's own top-level imagePullSecrets.
+  .Values.restore
+      The values dict alone (the original form, still supported): no global
+      is read, and sqlite-s3-restore.imagePullSecrets is empty.
+
+The values dict has the structure of this chart's values.yaml (validated by
+its values.schema.json) and is merged over the defaults below, so a caller
+sets only what differs:
+
+  spec:
+    {{- with include "sqlite-s3-restore.imagePullSecrets" (dict "values" .Values.restore "context" $) }}
+    imagePullSecrets:
+      {{- . | nindent 6 }}
+    {{- end }}
+    initContainers:
+      {{- include "sqlite-s3-restore.initContainer" (dict "values" .Values.restore "context" $) | nindent 6 }}
 
 Public templates:
   sqlite-s3-restore.initContainer             the init container, as a list item
   sqlite-s3-restore.env                       its env entries (list items)
   sqlite-s3-restore.volumeMounts              its volumeMounts (list items)
   sqlite-s3-restore.volumes                   pod volumes it and the Litestream sidecar need (list items; may be empty)
+  sqlite-s3-restore.imagePullSecrets          the pod's imagePullSecrets: global's, then your chart's (list items; may be empty)
   sqlite-s3-restore.podAnnotations            pod annotations (map; may be empty): the sidecar's Litestream configuration
   sqlite-s3-restore.litestreamSidecar         the Litestream backup sidecar (list item; empty unless litestream.enabled)
   sqlite-s3-restore.litestreamConfig          its litestream.yml (v0.3 or v0.5 format)
@@ -20,7 +40,7 @@ Public templates:
   sqlite-s3-restore.verifyVolumes             that Job's pod volumes (list items)
   sqlite-s3-restore.verifyJobSpec             that Job's retry policy: backoffLimit, activeDeadlineSeconds, podFailurePolicy (map)
   sqlite-s3-restore.serviceAccountAnnotations IRSA annotations for the pod's ServiceAccount (map; may be empty)
-  sqlite-s3-restore.image                     the image reference
+  sqlite-s3-restore.image                     the image reference (with global.imageRegistry)
   sqlite-s3-restore.values                    the merged values, as YAML (for your own checks)
 */}}
 
@@ -169,11 +189,30 @@ by key; lists are replaced whole.
 {{- toYaml $out -}}
 {{- end -}}
 
-{{/* The caller's values merged over the defaults, checked, as YAML. */}}
+{{/* The caller's values (either form of the call) merged over the defaults, checked, as YAML. */}}
 {{- define "sqlite-s3-restore.values" -}}
-{{- $caller := . | default dict -}}
+{{- $usage := "pass (dict \"values\" .Values.restore \"context\" $) or the restore values dict alone" -}}
+{{- $arg := . | default dict -}}
+{{- if not (kindIs "map" $arg) -}}
+{{- fail (printf "sqlite-s3-restore: %s, not a %s" $usage (kindOf $arg)) -}}
+{{- end -}}
+{{- $caller := $arg -}}
+{{- if or (hasKey $arg "values") (hasKey $arg "context") -}}
+{{- range $key, $_ := $arg -}}
+{{- if not (has $key (list "values" "context")) -}}
+{{- fail (printf "sqlite-s3-restore: unknown key %q in the call: %s" $key $usage) -}}
+{{- end -}}
+{{- end -}}
+{{- $caller = get $arg "values" | default dict -}}
 {{- if not (kindIs "map" $caller) -}}
-{{- fail "sqlite-s3-restore: pass the restore values dict, e.g. (include \"sqlite-s3-restore.initContainer\" .Values.restore)" -}}
+{{- fail (printf "sqlite-s3-restore: \"values\" must be the restore values dict: %s" $usage) -}}
+{{- end -}}
+{{- $context := get $arg "context" -}}
+{{- if and $context (not (and (kindIs "map" $context) (hasKey $context "Values"))) -}}
+{{- fail (printf "sqlite-s3-restore: \"context\" must be your chart's root context: %s" $usage) -}}
+{{- end -}}
+{{- else if and (hasKey $arg "Values") (hasKey $arg "Release") -}}
+{{- fail (printf "sqlite-s3-restore: got the root context alone: %s" $usage) -}}
 {{- end -}}
 {{- $v := include "sqlite-s3-restore.merge" (dict "defaults" (include "sqlite-s3-restore.defaults" . | fromYaml) "values" $caller) | fromYaml -}}
 {{- if not $v.replicaUrl -}}
@@ -219,13 +258,86 @@ by key; lists are replaced whole.
 {{- toYaml $v -}}
 {{- end -}}
 
+{{/*
+What the library reads from the context of a (dict "values" ... "context" $)
+call, as YAML: Helm's global (imageRegistry, imagePullSecrets) and the
+calling chart's own imagePullSecrets; empty maps and lists otherwise.
+*/}}
+{{- define "sqlite-s3-restore.fromContext" -}}
+{{- $global := dict -}}
+{{- $pullSecrets := list -}}
+{{- if and (kindIs "map" .) (hasKey . "context") -}}
+{{- $context := get . "context" | default dict -}}
+{{- $chartValues := dict -}}
+{{- if and (kindIs "map" $context) (hasKey $context "Values") -}}
+{{- $chartValues = get $context "Values" | default dict -}}
+{{- end -}}
+{{- $global = get $chartValues "global" | default dict -}}
+{{- $pullSecrets = get $chartValues "imagePullSecrets" | default list -}}
+{{- end -}}
+{{- toYaml (dict "global" $global "imagePullSecrets" $pullSecrets) -}}
+{{- end -}}
+
+{{/*
+An image reference from .image (repository, tag, digest: the digest wins) with
+.registry (global.imageRegistry) in front of a repository that names no
+registry; Docker's rule: the first path component names a registry when it has
+a dot or a colon, or is localhost.
+*/}}
+{{- define "sqlite-s3-restore.imageRef" -}}
+{{- $repository := .image.repository -}}
+{{- $registry := .registry | default "" | toString | trimSuffix "/" -}}
+{{- $parts := splitList "/" $repository -}}
+{{- $first := first $parts -}}
+{{- $namesRegistry := and (gt (len $parts) 1) (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) -}}
+{{- if and $registry (not $namesRegistry) -}}
+{{- $repository = printf "%s/%s" $registry $repository -}}
+{{- end -}}
+{{- if .image.digest -}}
+{{- printf "%s@%s" $repository .image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repository (toString .image.tag) -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "sqlite-s3-restore.image" -}}
 {{- $v := include "sqlite-s3-restore.values" . | fromYaml -}}
-{{- if $v.image.digest -}}
-{{- printf "%s@%s" $v.image.repository $v.image.digest -}}
-{{- else -}}
-{{- printf "%s:%s" $v.image.repository (toString $v.image.tag) -}}
+{{- $global := (include "sqlite-s3-restore.fromContext" . | fromYaml).global -}}
+{{- include "sqlite-s3-restore.imageRef" (dict "image" $v.image "registry" (get $global "imageRegistry")) -}}
 {{- end -}}
+
+{{/*
+The pod's imagePullSecrets, as list items (may be empty): global.imagePullSecrets,
+then the calling chart's own top-level imagePullSecrets (the `helm create`
+convention), each a name or {name: ...}, without duplicates. Both come from the
+context: with the values dict alone there are none.
+*/}}
+{{- define "sqlite-s3-restore.imagePullSecrets" -}}
+{{- include "sqlite-s3-restore.imagePullSecrets.items" . | trim -}}
+{{- end -}}
+
+{{- define "sqlite-s3-restore.imagePullSecrets.items" -}}
+{{- $_ := include "sqlite-s3-restore.values" . -}}
+{{- $context := include "sqlite-s3-restore.fromContext" . | fromYaml -}}
+{{- $names := list -}}
+{{- range list (list "global.imagePullSecrets" (get $context.global "imagePullSecrets")) (list "imagePullSecrets" $context.imagePullSecrets) -}}
+{{- $source := index . 0 -}}
+{{- $entries := index . 1 | default list -}}
+{{- if not (kindIs "slice" $entries) -}}
+{{- fail (printf "sqlite-s3-restore: %s must be a list of names or {name: ...}" $source) -}}
+{{- end -}}
+{{- range $entries -}}
+{{- $name := . -}}
+{{- if kindIs "map" . }}{{ $name = get . "name" }}{{ end -}}
+{{- if not (and (kindIs "string" $name) $name) -}}
+{{- fail (printf "sqlite-s3-restore: %s: each entry is a secret name or {name: ...}, got %v" $source .) -}}
+{{- end -}}
+{{- if not (has $name $names) }}{{ $names = append $names $name }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- range $names }}
+- name: {{ . | quote }}
+{{- end }}
 {{- end -}}
 
 {{/* An env entry with a string value; nothing when the value is unset (nil or ""). */}}

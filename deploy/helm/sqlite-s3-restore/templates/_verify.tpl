@@ -5,16 +5,21 @@ verify` restores the replica the init container reads into a scratch emptyDir
 deletes it. Nothing touches the app's volume. Same image, replica settings,
 credentials (static keys or IRSA) and hardening as the restore. In your chart:
 
+  {{- $restore := dict "values" .Values.restore "context" $ }}
   jobTemplate:
     spec:
-      {{- include "sqlite-s3-restore.verifyJobSpec" .Values.restore | nindent 6 }}
+      {{- include "sqlite-s3-restore.verifyJobSpec" $restore | nindent 6 }}
       template:
         spec:
           restartPolicy: Never
+          {{- with include "sqlite-s3-restore.imagePullSecrets" $restore }}
+          imagePullSecrets:
+            {{- . | nindent 12 }}
+          {{- end }}
           containers:
-            {{- include "sqlite-s3-restore.verifyContainer" .Values.restore | nindent 12 }}
+            {{- include "sqlite-s3-restore.verifyContainer" $restore | nindent 12 }}
           volumes:
-            {{- include "sqlite-s3-restore.verifyVolumes" .Values.restore | nindent 12 }}
+            {{- include "sqlite-s3-restore.verifyVolumes" $restore | nindent 12 }}
 */}}
 
 {{- define "sqlite-s3-restore.verifyDir" -}}
