@@ -365,6 +365,8 @@ test('endpoint goes down mid-download → 75, target untouched', { timeout: 180_
   await proxy.addToxic({ name: 'slow', type: 'bandwidth', stream: 'downstream', attributes: { rate: 1_000 } });
   const r = await restoreWithFault(c, { SQLITE_RESTORE_MAX_ATTEMPTS: '3' }, 2_000, () => proxy.setEnabled(false));
   await assertFailedUntouched(c, r, 75);
+  // Every request in flight fails and is retried: no listener or version warnings on stderr.
+  assert.equal(r.stderr, '', summary(c, r));
 });
 
 // --- local I/O faults ---------------------------------------------------------

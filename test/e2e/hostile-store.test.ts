@@ -138,6 +138,7 @@ test('a store that never comes: exit 75 after about the retry window (5 s here),
   assert.match(message, /^temporary: listing s3:\/\/backups\/hostile\/app\/generations\/: storage unavailable after \d+ attempts in 5\.\d s \(SQLITE_RESTORE_RETRY_WINDOW_SECONDS\).*ECONNREFUSED/);
   assert.match(message, /nothing listens at the endpoint/);
   assert.ok(logsOf(r, 'retry').length >= 4, explain(r));
+  assert.equal(r.stderr, '', 'no Node or SDK warnings (MaxListenersExceededWarning, the SDK\'s Node-version notice)');
   await assertNoLeftovers(dir);
 });
 
