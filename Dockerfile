@@ -5,6 +5,11 @@
 #     --build-arg REVISION="$(git rev-parse HEAD)" \
 #     --build-arg SOURCE=https://github.com/<you>/sqlite-s3-restore .
 #
+# podman/buildah 4.x reuse a cached LABEL step when only a build argument
+# changed, so a rebuild keeps the previous commit's revision label: with
+# podman, also pass each label as `--label org.opencontainers.image.revision=...`
+# (applied when the image is committed, cached or not).
+#
 # Base images are build arguments pinned by digest (a tag moves; a digest is
 # the same bytes on every build), so the image can also be built from a mirror
 # or from local images (test/e2e/image.test.ts builds it with podman FROM

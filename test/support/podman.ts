@@ -90,8 +90,14 @@ export const explainPodman = (r: PodmanRun): string =>
  */
 export async function buildProductImage(logDir: string): Promise<{ durationMs: number; size: number }> {
   const buildArgs = ['build', '--pull=never', '--network=host', '--build-arg', `BUILD_IMAGE=${BUILD_IMAGE}`, '--build-arg', `RUNTIME_IMAGE=${RUNTIME_IMAGE}`];
-  // The OCI provenance labels, as a release build sets them (Dockerfile).
-  const labels = ['--build-arg', `REVISION=${imageRevision()}`, '--build-arg', `SOURCE=${imageSource()}`];
+  // The OCI provenance labels, as a release build sets them (Dockerfile). podman 4.x
+  // reuses a cached LABEL step when only the build argument changed (the previous
+  // commit's revision stayed on the image), so the labels are also given with
+  // --label, which applies at commit, as the Dockerfile tells podman users to.
+  const revision = imageRevision();
+  const source = imageSource();
+  const labels = ['--build-arg', `REVISION=${revision}`, '--build-arg', `SOURCE=${source}`];
+  labels.push('--label', `org.opencontainers.image.revision=${revision}`, '--label', `org.opencontainers.image.source=${source}`);
   const build = await podman([...buildArgs, ...labels, '-t', PRODUCT_IMAGE, repoRoot], { timeoutMs: 40 * 60_000, logFile: path.join(logDir, 'build.log') });
   if (build.code !== 0) throw new Error(`podman build failed\n${explainPodman(build)}`);
   const stage = await podman([...buildArgs, '--target', 'build', '-t', `${PRODUCT_IMAGE}-build-stage`, repoRoot], { timeoutMs: 10 * 60_000 });
