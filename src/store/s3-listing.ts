@@ -98,6 +98,48 @@ export class ListingPager {
   }
 }
 
+/** A page kept by KeptPages: what ListingPager.accept returned, the pager that accepted it and when it was fetched. */
+export interface KeptPage {
+  readonly pager: ListingPager;
+  readonly objects: readonly ObjectInfo[];
+  readonly next: string | undefined;
+  readonly fetchedAt: number;
+}
+
+/** Long enough for a layout's plan to follow its detection; short enough that nobody mistakes it for a fresh listing. */
+export const KEEP_FIRST_PAGE_MS = 10_000;
+
+/**
+ * First pages of listings that ended on their first page. Layout detection
+ * stops each listing after one object (or finds the prefix empty), and the
+ * plan then lists the same prefixes in full: replaying the page saves a round
+ * trip per prefix. Each page is replayed at most once, and only while fresh.
+ */
+export class KeptPages {
+  private readonly pages = new Map<string, KeptPage>();
+
+  constructor(
+    private readonly ttlMs = KEEP_FIRST_PAGE_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  keep(prefix: string, page: KeptPage): void {
+    for (const [other, kept] of this.pages) if (!this.fresh(kept)) this.pages.delete(other);
+    if (this.fresh(page)) this.pages.set(prefix, page);
+  }
+
+  /** The page kept for `prefix`, if still fresh; never the same one twice. */
+  take(prefix: string): KeptPage | undefined {
+    const page = this.pages.get(prefix);
+    this.pages.delete(prefix);
+    return page && this.fresh(page) ? page : undefined;
+  }
+
+  private fresh(page: KeptPage): boolean {
+    return this.now() - page.fetchedAt <= this.ttlMs;
+  }
+}
+
 function checkSize(key: string, size: number | undefined): number {
   if (size === undefined || !Number.isSafeInteger(size) || size < 0 || size > MAX_OBJECT_SIZE) {
     throw new CorruptBackupError(

@@ -18,7 +18,7 @@ import type { Logger } from '../log.js';
 import { reportCredentials, warnIfSeveralSources } from './credentials.js';
 import { errorSummary, isTransient, mapS3Error } from './s3-errors.js';
 import { createObjectGet, type ObjectGet } from './s3-get.js';
-import { limitBody, ListingPager, ListingTooLargeError, MAX_LISTING_PAGE_BYTES } from './s3-listing.js';
+import { KeptPages, limitBody, ListingPager, ListingTooLargeError, MAX_LISTING_PAGE_BYTES } from './s3-listing.js';
 import { describeRetry, RetryWindow, type RetryPolicy } from './retry.js';
 import { NEARBY_PAGE, type Nearby, type ObjectInfo, type ReadOptions, type Store } from './store.js';
 
@@ -75,6 +75,7 @@ export class S3Store implements Store {
   private readonly root: string;
   private readonly partSize: number;
   private readonly retryPolicy: RetryPolicy;
+  private readonly keptPages = new KeptPages();
 
   constructor(private readonly options: S3StoreOptions) {
     const { settings } = options;
@@ -134,14 +135,23 @@ export class S3Store implements Store {
 
   async *list(prefix: string, signal: AbortSignal): AsyncIterable<ObjectInfo> {
     const where = `s3://${this.options.bucket}/${this.root}${prefix}`;
-    const pager = new ListingPager(where, this.root);
-    let token: string | undefined;
-    do {
-      const page = await this.listPage(this.root + prefix, token, where, signal);
-      const { objects, next } = pager.accept(page, token);
-      yield* objects;
-      token = next;
-    } while (token !== undefined);
+    const kept = this.keptPages.take(prefix);
+    const pager = kept?.pager ?? new ListingPager(where, this.root);
+    const first = kept ?? { pager, ...pager.accept(await this.listPage(this.root + prefix, undefined, where, signal), undefined), fetchedAt: Date.now() };
+    let onFirstPage = true;
+    try {
+      yield* first.objects;
+      let token = first.next;
+      onFirstPage = false;
+      while (token !== undefined) {
+        const { objects, next } = pager.accept(await this.listPage(this.root + prefix, token, where, signal), token);
+        yield* objects;
+        token = next;
+      }
+    } finally {
+      // Stopped early (layout detection), or the whole listing was one page: the next listing of this prefix may replay it, once.
+      if (!kept && (onFirstPage || first.next === undefined)) this.keptPages.keep(prefix, first);
+    }
   }
 
   async nearby(signal: AbortSignal): Promise<Nearby> {
