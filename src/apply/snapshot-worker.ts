@@ -4,6 +4,7 @@
 // downloads and folds what comes after it.
 import { parentPort, workerData } from 'node:worker_threads';
 import { CorruptBackupError } from '../errors.js';
+import { release } from './release.js';
 import { SnapshotFile } from './snapshot-file.js';
 import type { SnapshotJob, SnapshotWorkerReply, SnapshotWorkerRequest } from './snapshot-writer.js';
 
@@ -12,15 +13,25 @@ const port = parentPort as NonNullable<typeof parentPort>;
 const reply = (message: SnapshotWorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 const file = await SnapshotFile.open(job.source, job.fd, job.name);
 let failed = false;
+/** The last part moved here, freed once the source has been pushed the next input (it may hold a view until then). */
+let previous: Uint8Array | undefined;
 
 async function handle(message: SnapshotWorkerRequest): Promise<void> {
   if (message.type === 'end') {
     reply({ type: 'done', ...(await file.finish()) });
+    release(previous);
     return;
   }
-  await file.feed(new Uint8Array(message.buffer, 0, message.length));
+  const data = new Uint8Array(message.buffer, 0, message.length);
+  await file.feed(data);
+  release(previous);
+  previous = undefined;
   if (message.recycle) reply({ type: 'ack', buffer: message.buffer }, [message.buffer]);
-  else reply({ type: 'ack' });
+  else {
+    // A downloaded part, which nothing else uses: freed here, not left to a major collection.
+    previous = data;
+    reply({ type: 'ack' });
+  }
 }
 
 // One message at a time, in order.
