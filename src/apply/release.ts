@@ -40,26 +40,27 @@ export function release(chunk: Uint8Array | undefined): void {
 }
 
 /**
- * Yields the chunks of `input` and frees each once the consumer has asked for
- * the chunk after the next: by then a decoder that was pushed the next one
- * holds no view of it. The last two are left to the caller: releaseRest()
- * once the decoder is done.
+ * Yields the chunks of `input` and frees each once the consumer asks for the
+ * next one: a decoder has then read it dry, and holds no reference to it that
+ * it will use again (see Decoder in codec/decoder.ts). The last one is left to
+ * the caller: releaseRest() once the decoder is done.
  */
 export class ReleasingChunks implements AsyncIterable<Uint8Array> {
-  private readonly recent: Uint8Array[] = [];
+  private last: Uint8Array | undefined;
 
   constructor(private readonly input: AsyncIterable<Uint8Array>) {}
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
     for await (const chunk of this.input) {
-      if (this.recent.length === 2) release(this.recent.shift());
-      this.recent.push(chunk);
+      release(this.last);
+      this.last = chunk;
       yield chunk;
     }
   }
 
-  /** Frees what the consumer may still have held; call when it is done with every chunk. */
+  /** Frees the last chunk; call once the consumer is done with it. */
   releaseRest(): void {
-    for (const chunk of this.recent.splice(0)) release(chunk);
+    release(this.last);
+    this.last = undefined;
   }
 }

@@ -13,23 +13,19 @@ const port = parentPort as NonNullable<typeof parentPort>;
 const reply = (message: SnapshotWorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 const file = await SnapshotFile.open(job.source, job.fd, job.name);
 let failed = false;
-/** The last part moved here, freed once the source has been pushed the next input (it may hold a view until then). */
-let previous: Uint8Array | undefined;
 
 async function handle(message: SnapshotWorkerRequest): Promise<void> {
   if (message.type === 'end') {
     reply({ type: 'done', ...(await file.finish()) });
-    release(previous);
     return;
   }
   const data = new Uint8Array(message.buffer, 0, message.length);
+  // Once fed, the source holds no reference to the input: a batch goes back to be refilled at once.
   await file.feed(data);
-  release(previous);
-  previous = undefined;
   if (message.recycle) reply({ type: 'ack', buffer: message.buffer }, [message.buffer]);
   else {
-    // A downloaded part, which nothing else uses: freed here, not left to a major collection.
-    previous = data;
+    // A downloaded part, which nothing else uses: freed now, not left to a major collection.
+    release(data);
     reply({ type: 'ack' });
   }
 }

@@ -109,6 +109,12 @@ export async function writeSnapshotInWorker(
       if (filled === 0 && ownsBuffer(chunk)) {
         // A whole downloaded part: moved to the worker as it is, and freed there.
         await send(chunk.buffer as ArrayBuffer, chunk.length, false);
+        // The next part is taken once the worker is done with this one: held
+        // here meanwhile, it would also let the store start one more download.
+        while (unackedBytes > 0) {
+          check();
+          await changed();
+        }
         continue;
       }
       for (let offset = 0; offset < chunk.length; ) {
