@@ -21,7 +21,7 @@ import { ltxKey } from '../../src/layout/ltx/keys.js';
 
 /**
  * This backup streams 400 MiB through the two threads. Measured on the 2-core
- * VM (node 20) from MinIO: 171-177 MiB; 204-213 MiB with the downloads left
+ * VM (node 20) from MinIO: 169-177 MiB; 204-213 MiB with the downloads left
  * to the collector (from the file replica, whose chunks are small: 89-100 MiB
  * either way).
  */
