@@ -4,6 +4,7 @@
 // downloads and folds what comes after it.
 import { parentPort, workerData } from 'node:worker_threads';
 import { CorruptBackupError } from '../errors.js';
+import { release } from './release.js';
 import { SnapshotFile } from './snapshot-file.js';
 import type { SnapshotJob, SnapshotWorkerReply, SnapshotWorkerRequest } from './snapshot-writer.js';
 
@@ -18,9 +19,15 @@ async function handle(message: SnapshotWorkerRequest): Promise<void> {
     reply({ type: 'done', ...(await file.finish()) });
     return;
   }
-  await file.feed(new Uint8Array(message.buffer, 0, message.length));
+  const data = new Uint8Array(message.buffer, 0, message.length);
+  // Once fed, the source holds no reference to the input: a batch goes back to be refilled at once.
+  await file.feed(data);
   if (message.recycle) reply({ type: 'ack', buffer: message.buffer }, [message.buffer]);
-  else reply({ type: 'ack' });
+  else {
+    // A downloaded part, which nothing else uses: freed now, not left to a major collection.
+    release(data);
+    reply({ type: 'ack' });
+  }
 }
 
 // One message at a time, in order.

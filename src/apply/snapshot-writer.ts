@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { CorruptBackupError, InternalError } from '../errors.js';
 import { Breather } from '../codec/decoder.js';
 import { SnapshotFile } from './snapshot-file.js';
+import { ownsBuffer } from './release.js';
 import type { SnapshotSourceSpec } from './snapshot-source.js';
 
 export interface SnapshotJob {
@@ -105,9 +106,15 @@ export async function writeSnapshotInWorker(
     };
     for await (const data of body instanceof Uint8Array ? [body] : body) {
       const chunk = Buffer.isBuffer(data) ? data : Buffer.from((data as Uint8Array).buffer, (data as Uint8Array).byteOffset, (data as Uint8Array).byteLength);
-      if (filled === 0 && ownsItsMemory(chunk)) {
+      if (filled === 0 && ownsBuffer(chunk)) {
         // A whole downloaded part: moved to the worker as it is, and freed there.
         await send(chunk.buffer as ArrayBuffer, chunk.length, false);
+        // The next part is taken once the worker is done with this one: held
+        // here meanwhile, it would also let the store start one more download.
+        while (unackedBytes > 0) {
+          check();
+          await changed();
+        }
         continue;
       }
       for (let offset = 0; offset < chunk.length; ) {
@@ -129,11 +136,6 @@ export async function writeSnapshotInWorker(
     // The file descriptor is the caller's: the worker must be gone before it may be closed.
     await worker.terminate();
   }
-}
-
-/** A buffer that is the whole of its ArrayBuffer, which nothing else can be using: safe to transfer. */
-function ownsItsMemory(chunk: Buffer): boolean {
-  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer && chunk.length >= 64 << 10;
 }
 
 function rebuild(message: Extract<SnapshotWorkerReply, { type: 'error' }>): Error {

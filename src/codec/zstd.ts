@@ -303,7 +303,9 @@ export class ZstdDecoder implements Decoder {
 
   private feed(frame: Frame, bytes: Uint8Array, final = false): void {
     try {
-      frame.inner.push(bytes, final);
+      // fzstd keeps input shorter than a frame header (18 bytes) for later: a
+      // copy, as the caller may reuse or free its chunks once read() is done.
+      frame.inner.push(bytes.length < 18 ? bytes.slice() : bytes, final);
     } catch (err) {
       throw this.error(`invalid data in the frame at offset ${frame.start}: ${(err as Error).message}`, err);
     }

@@ -5,6 +5,7 @@
 // sink; segments of one index must follow each other without a gap.
 import type { FoldContext, FoldOutcome } from '../apply/applier.js';
 import type { SnapshotFacts } from '../apply/folded-pages.js';
+import { ReleasingChunks, release } from '../apply/release.js';
 import { createDecoder, decodeInto } from '../codec/decoder.js';
 import { CorruptBackupError } from '../errors.js';
 import type { WalStep } from '../layout/layout.js';
@@ -108,8 +109,10 @@ export async function foldWal(context: FoldContext, options: WalFoldOptions): Pr
       });
     }
     const decoder = await createDecoder(step.compression, name);
+    const { buffer } = next.value;
+    const chunks = buffer ? undefined : new ReleasingChunks(next.value.body);
     await decodeInto(
-      next.value.buffer ?? next.value.body,
+      buffer ?? (chunks as ReleasingChunks),
       decoder,
       async (piece) => {
         // The reader pauses after a commit that wants the pages written out
@@ -121,6 +124,9 @@ export async function foldWal(context: FoldContext, options: WalFoldOptions): Pr
       // A lenient reader ignores everything after an invalid frame: it need not be decoded at all.
       () => wal.stopped,
     );
+    // The decoder is done with its input: downloads are freed now, not by a major collection.
+    release(buffer);
+    chunks?.releaseRest();
     segments += 1;
   }
   finish();

@@ -4,6 +4,7 @@
 // continue the one before it.
 import type { Applier, FoldContext, FoldOutcome } from '../../apply/applier.js';
 import type { SnapshotFacts } from '../../apply/folded-pages.js';
+import { ReleasingChunks, release } from '../../apply/release.js';
 import type { WrittenSnapshot } from '../../apply/snapshot-writer.js';
 import { Breather } from '../../codec/decoder.js';
 import { CorruptBackupError } from '../../errors.js';
@@ -70,9 +71,10 @@ async function foldLtx(context: FoldContext): Promise<FoldOutcome<LtxFacts>> {
     const name = step.object.key;
     const decoder = new LtxDecoder({ name });
     const breather = new Breather(signal);
-    const input = next.value.buffer ?? next.value.body;
+    const { buffer } = next.value;
+    const chunks = buffer ? [buffer] : new ReleasingChunks(next.value.body);
     let inRange = false;
-    for await (const chunk of input instanceof Uint8Array ? [input] : input) {
+    for await (const chunk of chunks) {
       signal.throwIfAborted();
       decoder.push(chunk as Uint8Array);
       for (let page = decoder.read(); page; page = decoder.read()) {
@@ -83,6 +85,9 @@ async function foldLtx(context: FoldContext): Promise<FoldOutcome<LtxFacts>> {
       }
     }
     const summary = decoder.end();
+    // Downloads are freed now, not by a major collection.
+    release(buffer);
+    if (chunks instanceof ReleasingChunks) chunks.releaseRest();
     checkRange(summary.header, step);
     const { header } = summary;
     checks.push((snapshot) => {
