@@ -156,6 +156,9 @@ async function run({ command, json }: Invocation, log: Logger, end: ProcessEnd, 
     end.setTerminationLog(config.terminationLogPath);
     log.level = config.logLevel;
     warnUnknown();
+    // Loading the SDK blocks the event loop (seconds on a busy node): done
+    // before the first line, so no heartbeat is due while nothing can run.
+    const store = await createStore(config, log, chatty);
     log[chatty]({ event: 'start', command, version: TOOL.version, node: process.version, config: describeConfig(config, command) }, `starting ${command}`);
     // A listing is for a terminal: no heartbeat lines among its own.
     if (command !== 'list') phases.watch(log, config.progressIntervalMs);
@@ -167,7 +170,7 @@ async function run({ command, json }: Invocation, log: Logger, end: ProcessEnd, 
     );
     const layout = chooseLayout(config);
     checkTargetSupported(layout, config.target);
-    const deps = { config, store: await createStore(config, log, chatty), layout, log, signal: controller.signal, phases };
+    const deps = { config, store, layout, log, signal: controller.signal, phases };
     switch (command) {
       case 'restore': {
         const marker = await restore(deps);
