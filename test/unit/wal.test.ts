@@ -8,6 +8,7 @@ import {
   WAL_FRAME_HEADER_SIZE,
   WAL_HEADER_SIZE,
   WalReader,
+  frameChecksum,
   isValidPageSize,
   parseWalHeader,
   walChecksum,
@@ -166,6 +167,32 @@ test('walChecksum matches hand-computed vectors in both byte orders', () => {
   const data = Uint8Array.from([9, 8, 7, 6, 5, 4, 3, 2, 1, 2, 3, 4, 5, 6, 7, 8]);
   const [a, b] = walChecksum(data.subarray(0, 8), false, 0, 0);
   assert.deepEqual(walChecksum(data, false, 0, 0), walChecksum(data.subarray(8), false, a, b));
+});
+
+test('frameChecksum covers the first 8 bytes of a frame and its page, aligned or not, in both byte orders', () => {
+  const backing = new Uint8Array(3 + WAL_FRAME_HEADER_SIZE + 1024);
+  let x = 777;
+  for (let i = 0; i < backing.length; i += 1) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    backing[i] = x >>> 24;
+  }
+  for (const start of [0, 3]) {
+    for (const be of [false, true]) {
+      const frame = backing.subarray(start, start + WAL_FRAME_HEADER_SIZE + 1024);
+      const [a0, b0] = refChecksum(frame.subarray(0, 8), be, 11, 22);
+      const [a, b] = refChecksum(frame.subarray(WAL_FRAME_HEADER_SIZE), be, a0, b0);
+      const sums = new Uint32Array(2);
+      // The checksum the frame carries is compared: first a wrong one, then the right one.
+      const view = new DataView(frame.buffer, frame.byteOffset);
+      view.setUint32(16, (a + 1) >>> 0);
+      view.setUint32(20, b);
+      assert.equal(frameChecksum(frame, be, 11, 22, sums), false, `start ${start} be ${be}`);
+      assert.deepEqual([...sums], [0, 0]);
+      view.setUint32(16, a);
+      assert.equal(frameChecksum(frame, be, 11, 22, sums), true, `start ${start} be ${be}`);
+      assert.deepEqual([...sums], [a, b]);
+    }
+  }
 });
 
 test('walChecksum agrees with the reference implementation on pseudo-random data and rejects odd lengths', () => {
