@@ -3,6 +3,7 @@
 // object validated against the Kubernetes OpenAPI schemas (kubernetes-models),
 // the restore init container checked field by field, and values.schema.json
 // shown to reject bad values. Offline; needs helm in the tool cache (setup.sh).
+import { waitForSlowSetup } from '../support/slow-setup.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -14,6 +15,9 @@ import { parse as parseYaml } from 'yaml';
 import { CONFIG_VARIABLES } from '../../src/config.js';
 import { envMap, parseManifests, podSpecOf, validateObject, type Container, type K8sObject, type PodSpec } from '../support/k8s.js';
 import { binDir, makeTempDir, removeDir, repoRoot } from '../support/paths.js';
+
+// Needs the slow part of the setup (run-tests.sh runs this file after it).
+await waitForSlowSetup();
 
 const helmBin = path.join(binDir, 'helm');
 const kubectlBin = path.join(binDir, 'kubectl');

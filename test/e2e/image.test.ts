@@ -9,6 +9,7 @@
 // (a distroless-like Node 22 runtime and a node:22-bookworm-like build image),
 // with podman's storage cached in <cache>/podman. MinIO runs on 127.0.0.1 and
 // the container shares the host network (--network=host: no bridge).
+import { waitForSlowSetup } from '../support/slow-setup.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -31,6 +32,9 @@ import {
   type PodmanRun as Run,
 } from '../support/podman.js';
 import { readTerminationLog, type Marker } from '../support/run-cli.js';
+
+// Needs the slow part of the setup (run-tests.sh runs this file after it).
+await waitForSlowSetup();
 
 const NONROOT = 65532;
 

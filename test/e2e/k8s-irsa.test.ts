@@ -9,6 +9,7 @@
 // static key anywhere in the release. The steps are deploy/e2e/checks.sh's
 // (irsa-setup, irsa, irsa-fail), which kind runs too; after each, the test
 // reads the facts through the API and talks to the STS itself.
+import { waitForSlowSetup } from '../support/slow-setup.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -20,6 +21,9 @@ import { clusterSkipReason } from '../support/cluster.js';
 import { BUCKET, CREDENTIALS_SECRET, startChecks, stopChecks, type ChecksContext } from '../support/cluster-checks.js';
 import { containerStatus, hasStarted, lastTermination, type Pod } from '../support/kube-api.js';
 import { freePort } from '../support/minio.js';
+
+// Needs the slow part of the setup (run-tests.sh runs this file after it).
+await waitForSlowSetup();
 
 const skip = clusterSkipReason();
 const NS = 'irsa-e2e';

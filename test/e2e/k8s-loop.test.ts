@@ -11,6 +11,7 @@
 // one (podFailurePolicy), and retries 75 (the store unreachable). The steps
 // are deploy/e2e/checks.sh's (loop, verify), which kind runs too; after each,
 // the test reads the facts through the API and restores the bucket itself.
+import { waitForSlowSetup } from '../support/slow-setup.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -24,6 +25,9 @@ import { s3Env } from '../support/minio.js';
 import { makeTempDir, removeDir } from '../support/paths.js';
 import { S3Store } from '../support/replica.js';
 import { explain, restoreInto } from '../support/run-cli.js';
+
+// Needs the slow part of the setup (run-tests.sh runs this file after it).
+await waitForSlowSetup();
 
 const skip = clusterSkipReason();
 const NS = 'loop-e2e';

@@ -10,6 +10,7 @@
 //
 // The host's state is read under the host lock that test clusters take, so a
 // cluster of another test process cannot change it in between.
+import { waitForSlowSetup } from '../support/slow-setup.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -19,6 +20,9 @@ import { clusterSkipReason, runCommand } from '../support/cluster.js';
 import { clusterLeftovers, hostChanges, type HostState } from '../support/cluster-host.js';
 import { cacheRoot, removeDir, repoRoot } from '../support/paths.js';
 import { sleep } from '../support/process.js';
+
+// Needs the slow part of the setup (run-tests.sh runs this file after it).
+await waitForSlowSetup();
 
 const skip = clusterSkipReason();
 const childScript = path.join(repoRoot, 'dist', 'test', 'support', 'cluster-child.js');

@@ -11,6 +11,7 @@
 // One cluster for the whole file (started in before, stopped in after); it is
 // also torn down on SIGINT/SIGTERM or an exception, and by its guard process
 // if this process is killed.
+import { waitForSlowSetup } from '../support/slow-setup.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, readFile } from 'node:fs/promises';
@@ -25,6 +26,9 @@ import { makeTempDir, removeDir, repoRoot } from '../support/paths.js';
 import { PRODUCT_IMAGE, buildProductImage } from '../support/podman.js';
 import { S3Store } from '../support/replica.js';
 import { restoreInto } from '../support/run-cli.js';
+
+// Needs the slow part of the setup (run-tests.sh runs this file after it).
+await waitForSlowSetup();
 
 const skip = clusterSkipReason();
 const checksScript = path.join(repoRoot, 'deploy', 'e2e', 'checks.sh');

@@ -13,6 +13,7 @@
 // snapshot's own content and never more than was committed. How many commits
 // each restore got is recorded, not asserted (issue 10 b tightens that).
 // ZLAYER_CRATE_RESULTS=<dir> also writes each run's full record there as JSON.
+import { waitForSlowSetup } from '../support/slow-setup.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -33,6 +34,9 @@ import {
   type WriterRun,
   type WriterScenario,
 } from '../support/zlayer-crate.js';
+
+// Needs the slow part of the setup (run-tests.sh runs this file after it).
+await waitForSlowSetup();
 
 const bucket = 'zlayer-crate';
 let minio: Minio;

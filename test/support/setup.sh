@@ -7,13 +7,25 @@
 #     is rebuilt only when its binary is missing or its version stamp differs.
 #   - gcc for cgo (Litestream embeds SQLite), from Debian, only when missing.
 #   - a check that the native better-sqlite3 module loads.
-#   - (scripts called at the end) Ceph RGW, helm and podman base images, and the
-#     writer on the zlayer-storage crate (Rust, cargo needed).
-#   - (Linux, root) Kubernetes for test/e2e/k8s*.test.ts: test/support/k8s-setup.sh,
-#     whose Go build (the longest: 5-12 min cold) runs in the background while
-#     the steps below build the other tools; its host step (Debian packages,
-#     the pause image) runs after image-setup.sh, which installs podman.
+#   - Ceph RGW (test/support/rgw-setup.sh, Debian packages).
+#   - The slow part, test/support/slow-setup.sh, in parallel with the Go builds:
+#     the writer on the zlayer-storage crate (Rust, cargo needed), helm and the
+#     podman base images, Kubernetes for test/e2e/k8s*.test.ts (5-12 min cold).
+#     Every apt-get step here runs before it starts (one dpkg lock).
+#
+#   setup.sh               waits for the slow part and fails if it failed
+#   setup.sh --background  leaves it running and returns once the rest is ready:
+#                          npm test runs the tests that need only MinIO and
+#                          Litestream meanwhile; the others wait for it
+#                          (test/support/slow-setup.ts). A cold CI run is
+#                          shorter by about the time those tests take.
 set -euo pipefail
+background=0
+case "${1:-}" in
+  --background) background=1 ;;
+  "") ;;
+  *) printf 'usage: %s [--background]\n' "$0" >&2; exit 2 ;;
+esac
 
 MINIO_MODULE="github.com/minio/minio"
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
@@ -50,21 +62,22 @@ apt_install() {
 # --- toolchain -------------------------------------------------------------
 command -v go >/dev/null 2>&1 || die "Go (>= 1.24) is required to build MinIO and Litestream"
 
-# --- Kubernetes build, in the background ------------------------------------
-# Go only (no apt, no podman), so it does not contend with the steps below for
-# the dpkg lock; a session of its own, so that a failure here stops its whole
-# process group (go and the compilers).
-k8s_pid=""
-k8s_log="$ROOT/.tmp/k8s-setup.log"
-if [ "$(uname -s)" = Linux ] && [ "$(id -u)" = 0 ]; then
-  setsid bash "$ROOT/test/support/k8s-setup.sh" build >"$k8s_log" 2>&1 &
-  k8s_pid=$!
-  trap '[ -z "$k8s_pid" ] || kill -- "-$k8s_pid" 2>/dev/null || true' EXIT
-fi
-
 command -v gcc >/dev/null 2>&1 || apt_install gcc libc6-dev
 # zstd frames for the zlayer-storage fixtures (test/support/zlayer.ts)
 command -v zstd >/dev/null 2>&1 || apt_install zstd
+bash "$ROOT/test/support/rgw-setup.sh"
+
+# --- the slow part, in parallel with the Go builds below ----------------------
+# Its state (pid, log, rc) in .tmp/slow-setup, where slow-setup.ts looks; a
+# session of its own, so that stopping it stops its builds too.
+SLOW="$ROOT/.tmp/slow-setup"
+rm -rf "$SLOW"
+mkdir -p "$SLOW"
+setsid bash "$ROOT/test/support/slow-setup.sh" "$SLOW" >"$SLOW/log" 2>&1 </dev/null &
+slow_pid=$!
+printf '%s\n' "$slow_pid" >"$SLOW/pid"
+# Until this script succeeds (or hands it over with --background), its failure stops the slow part.
+trap '[ -z "$slow_pid" ] || kill -- "-$slow_pid" 2>/dev/null || true' EXIT
 
 # build_tool <name> <module> <package> <version> [<file go install writes>]
 # The last argument is for packages whose directory is not named like the tool
@@ -115,15 +128,13 @@ if ! (cd "$ROOT" && node -e "const D=require('better-sqlite3'); new D(':memory:'
 fi
 say "better-sqlite3 loads"
 say "ready ($BIN)"
-bash "$ROOT/test/support/rgw-setup.sh"
-# the zlayer-storage crate (crates.io) as a writer and restorer, for test/e2e/zlayer-crate.test.ts
-bash "$ROOT/test/support/zlayer-writer-setup.sh"
-if [ "$(uname -s)" = Linux ]; then bash "$ROOT/test/support/image-setup.sh"; fi  # helm; podman base images for test/e2e/image.test.ts
-if [ -n "$k8s_pid" ]; then
-  k8s_rc=0
-  wait "$k8s_pid" || k8s_rc=$?
-  k8s_pid=""
-  cat "$k8s_log"
-  [ "$k8s_rc" = 0 ] || die "the Kubernetes build failed (log above)"
+if [ "$background" = 1 ]; then
+  slow_pid=""
+  say "the slow part (zlayer writer, images, Kubernetes) goes on in the background: .tmp/slow-setup/log"
+  exit 0
 fi
-bash "$ROOT/test/support/k8s-setup.sh" host  # Debian packages, pause image; "unsupported" where it cannot run
+slow_rc=0
+wait "$slow_pid" || slow_rc=$?
+slow_pid=""
+cat "$SLOW/log"
+[ "$slow_rc" = 0 ] || die "the slow part of the setup failed (log above)"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The slow part of test/support/setup.sh, which starts it: the zlayer-storage
+# writer (cargo), helm and the podman base images (image-setup.sh), and
+# Kubernetes (k8s-setup.sh: its Go build in parallel with the rest, then its
+# host step, after image-setup.sh has installed podman). Needed only by the
+# test files that call waitForSlowSetup() (test/support/slow-setup.ts).
+#
+#   slow-setup.sh <state directory>
+#
+# Writes its exit code to <state directory>/rc when it ends, however it ends;
+# setup.sh has run every apt-get step of its own before starting this one, so
+# the two never contend for the dpkg lock.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+STATE="$1"
+k8s_pid=""
+finish() {
+  local rc=$?
+  [ -z "$k8s_pid" ] || kill -- "-$k8s_pid" 2>/dev/null || true
+  printf '%s\n' "$rc" >"$STATE/rc"
+}
+trap finish EXIT
+
+# Go only (no apt, no podman): a session of its own, so that a failure here
+# stops its whole process group (go and the compilers).
+if [ "$(uname -s)" = Linux ] && [ "$(id -u)" = 0 ]; then
+  setsid bash "$ROOT/test/support/k8s-setup.sh" build >"$STATE/k8s-build.log" 2>&1 &
+  k8s_pid=$!
+fi
+# the zlayer-storage crate (crates.io) as a writer and restorer, for test/e2e/zlayer-crate.test.ts
+bash "$ROOT/test/support/zlayer-writer-setup.sh"
+if [ "$(uname -s)" = Linux ]; then bash "$ROOT/test/support/image-setup.sh"; fi  # helm; podman base images
+if [ -n "$k8s_pid" ]; then
+  k8s_rc=0
+  wait "$k8s_pid" || k8s_rc=$?
+  k8s_pid=""
+  cat "$STATE/k8s-build.log"
+  if [ "$k8s_rc" != 0 ]; then
+    printf 'slow-setup: ERROR: the Kubernetes build failed (log above)\n' >&2
+    exit 1
+  fi
+fi
+bash "$ROOT/test/support/k8s-setup.sh" host  # Debian packages, pause image; "unsupported" where it cannot run
