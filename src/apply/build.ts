@@ -76,7 +76,7 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
     const [facts, fold] = await settleBoth(snapshot, folding, local);
     fold.check(facts);
     const applied = await pages.finish();
-    await db.sync();
+    // Not synced here: the restore flushes the file to disk while SQLite verifies it (restore.ts).
     return {
       pageSize: facts.pageSize,
       pageCount: applied.pageCount,
