@@ -4,7 +4,7 @@
 // downloads and folds what comes after it.
 import { parentPort, workerData } from 'node:worker_threads';
 import { CorruptBackupError } from '../errors.js';
-import { release } from './release.js';
+import { release } from '../codec/release.js';
 import { SnapshotFile } from './snapshot-file.js';
 import type { SnapshotJob, SnapshotWorkerReply, SnapshotWorkerRequest } from './snapshot-writer.js';
 

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { CorruptBackupError, InternalError } from '../errors.js';
 import { Breather } from '../codec/decoder.js';
 import { SnapshotFile } from './snapshot-file.js';
-import { ownsBuffer } from './release.js';
+import { ownsBuffer } from '../codec/release.js';
 import type { SnapshotSourceSpec } from './snapshot-source.js';
 
 export interface SnapshotJob {

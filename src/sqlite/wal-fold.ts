@@ -5,7 +5,7 @@
 // sink; segments of one index must follow each other without a gap.
 import type { FoldContext, FoldOutcome } from '../apply/applier.js';
 import type { SnapshotFacts } from '../apply/folded-pages.js';
-import { ReleasingChunks, release } from '../apply/release.js';
+import { ReleasingChunks, release } from '../codec/release.js';
 import { createDecoder, decodeInto } from '../codec/decoder.js';
 import { CorruptBackupError } from '../errors.js';
 import type { WalStep } from '../layout/layout.js';

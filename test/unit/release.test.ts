@@ -3,7 +3,7 @@
 // frees a stream's chunks only once its consumer cannot hold a view of them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ReleasingChunks, ownsBuffer, release } from '../../src/apply/release.js';
+import { ReleasingChunks, ownsBuffer, release } from '../../src/codec/release.js';
 
 const MiB = 1 << 20;
 const arrayBuffers = () => process.memoryUsage().arrayBuffers;

@@ -4,7 +4,7 @@
 // continue the one before it.
 import type { Applier, FoldContext, FoldOutcome } from '../../apply/applier.js';
 import type { SnapshotFacts } from '../../apply/folded-pages.js';
-import { ReleasingChunks, release } from '../../apply/release.js';
+import { ReleasingChunks, release } from '../../codec/release.js';
 import type { WrittenSnapshot } from '../../apply/snapshot-writer.js';
 import { Breather } from '../../codec/decoder.js';
 import { CorruptBackupError } from '../../errors.js';
