@@ -12,7 +12,7 @@ import { s3Env, type S3Endpoint } from '../test/support/minio.js';
 import { cliPath, litestreamBin, repoRoot } from '../test/support/paths.js';
 import { startProcess } from '../test/support/process.js';
 import { cliEnv, readMarker, type Marker } from '../test/support/run-cli.js';
-import { CLI_NODE_FLAGS } from './node-flags.js';
+import { CLI_ENV, CLI_NODE_FLAGS } from './node-flags.js';
 
 const probePath = path.join(repoRoot, 'bench', 'rss-probe.cjs');
 
@@ -40,7 +40,7 @@ function spawnCli(env: Record<string, string>, nodeArgs: string[]): Promise<{ co
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...nodeArgs, cliPath], {
       cwd: repoRoot,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', AWS_EC2_METADATA_DISABLED: 'true', ...env },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', AWS_EC2_METADATA_DISABLED: 'true', ...CLI_ENV, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -91,7 +91,7 @@ export async function runNodeStart(): Promise<{ ms: number; load: number }> {
   const load = load1();
   const t = performance.now();
   const r = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI_NODE_FLAGS, '-e', '0'], { stdio: 'ignore', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    const child = spawn(process.execPath, [...CLI_NODE_FLAGS, '-e', '0'], { stdio: 'ignore', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...CLI_ENV } });
     child.on('error', reject);
     child.on('close', resolve);
   });

@@ -17,7 +17,7 @@ import { chown, copyFile, mkdir, open, readFile, readdir, stat, writeFile } from
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import Database from 'better-sqlite3';
-import { CLI_NODE_FLAGS } from '../../bench/node-flags.js';
+import { CLI_ENV, CLI_NODE_FLAGS } from '../../bench/node-flags.js';
 import { createBucket, s3Client, s3Env, startMinio, type Minio } from '../support/minio.js';
 import { makeTempDir, removeDir, repoRoot } from '../support/paths.js';
 import {
@@ -139,7 +139,7 @@ after(async () => {
 test('image: production dependencies only, non-root user, node 22, CLI entrypoint', { skip, timeout: 120_000 }, async () => {
   const inspect = await podman(['image', 'inspect', '--format', '{{json .Config}}', IMAGE]);
   assert.equal(inspect.code, 0, explain(inspect));
-  const config = JSON.parse(inspect.stdout) as { User: string; Entrypoint: string[]; Cmd: string[]; Labels: Record<string, string> };
+  const config = JSON.parse(inspect.stdout) as { User: string; Entrypoint: string[]; Cmd: string[]; Env: string[]; Labels: Record<string, string> };
   assert.equal(config.User, `${NONROOT}:${NONROOT}`);
   const pkgVersion = (JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
   assert.equal(config.Labels['org.opencontainers.image.revision'], imageRevision());
@@ -148,6 +148,7 @@ test('image: production dependencies only, non-root user, node 22, CLI entrypoin
   assert.equal(config.Labels['org.opencontainers.image.licenses'], 'Apache-2.0');
   assert.deepEqual(config.Entrypoint, ['/nodejs/bin/node', ...CLI_NODE_FLAGS, '/app/dist/src/cli.js']);
   assert.deepEqual(config.Cmd, ['restore']);
+  for (const [key, value] of Object.entries(CLI_ENV)) assert.ok(config.Env.includes(`${key}=${value}`), `the image sets ${key}=${value}: ${config.Env.join(' ')}`);
 
   const version = await podman(['run', '--rm', '--network=host', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768', '--read-only', IMAGE, '--version']);
   assert.equal(version.code, 0, explain(version));

@@ -1,10 +1,10 @@
 // Peak memory of a CLI run, measured as the bench measures it: the CLI is
-// started with the image's node flags and bench/rss-probe.cjs preloaded,
+// started with the image's node flags and environment and bench/rss-probe.cjs preloaded,
 // which records the kernel's high-water mark of its resident set (VmHWM, all
 // threads) when the process exits.
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { CLI_NODE_FLAGS } from '../../bench/node-flags.js';
+import { CLI_ENV, CLI_NODE_FLAGS } from '../../bench/node-flags.js';
 import { repoRoot } from './paths.js';
 import { runCli, type RunOptions, type RunResult } from './run-cli.js';
 
@@ -20,7 +20,7 @@ export async function runMeasured(args: string[], env: Record<string, string>, p
   await rm(probeFile, { force: true });
   const r = await runCli(
     args,
-    { ...env, NODE_OPTIONS: [`--require ${rssProbe}`, ...CLI_NODE_FLAGS].join(' '), BENCH_RSS_FILE: probeFile },
+    { ...CLI_ENV, ...env, NODE_OPTIONS: [`--require ${rssProbe}`, ...CLI_NODE_FLAGS].join(' '), BENCH_RSS_FILE: probeFile },
     opts,
   );
   const probe = JSON.parse(await readFile(probeFile, 'utf8')) as { vmHWMKiB: number };
