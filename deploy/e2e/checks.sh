@@ -460,7 +460,9 @@ EOF
   fi
   wait_until "the STS to read the issuer's keys" sts_ready
   result sts.endpoint "$STS_ENDPOINT"
-  result sts.keys "$(k logs deployment/sts | grep -m1 '"event":"keys"')"
+  local logs
+  logs="$(k logs deployment/sts)"
+  result sts.keys "$(grep -m1 '"event":"keys"' <<<"$logs" || true)"
   pass "STS at $STS_ENDPOINT trusts $issuer (keys read anonymously) for $IRSA_ROLE_ARN"
 }
 
@@ -502,8 +504,12 @@ cmd_irsa() {
   case "$env" in *"AWS_WEB_IDENTITY_TOKEN_FILE=/var/run/secrets/eks.amazonaws.com/serviceaccount/token "*) ;; *) fail "no AWS_WEB_IDENTITY_TOKEN_FILE in $pod" ;; esac
   result restore.tokenAudience "$(field "$pod" '{.spec.volumes[?(@.name=="aws-iam-token")].projected.sources[0].serviceAccountToken.audience}')"
   # The tool says where its credentials came from; the STS, whom it trusted.
-  result restore.credentials "$(k logs "$pod" -c restore | grep -m1 '"event":"credentials"' || true)"
-  k logs "$pod" -c restore | grep -q '"event":"credentials","source":"web-identity","how":"reported by the SDK"' \
+  # Read once, then searched: with pipefail, `k logs | grep -q` fails when grep
+  # stops at its match while kubectl is still writing (SIGPIPE).
+  local logs
+  logs="$(k logs "$pod" -c restore)"
+  result restore.credentials "$(grep -m1 '"event":"credentials"' <<<"$logs" || true)"
+  grep -q '"event":"credentials","source":"web-identity","how":"reported by the SDK"' <<<"$logs" \
     || fail "$pod: the restore did not report web-identity credentials"
   issued="$(sts_logs_since "$since" | grep '"event":"issued"' | grep -F "\"sub\":\"system:serviceaccount:$NAMESPACE:" | tail -n1)"
   [ -n "$issued" ] || fail "the STS issued no credentials to a service account of $NAMESPACE"
