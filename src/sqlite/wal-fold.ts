@@ -7,6 +7,7 @@ import type { FoldContext, FoldOutcome } from '../apply/applier.js';
 import type { SnapshotFacts } from '../apply/folded-pages.js';
 import { ReleasingChunks, release } from '../codec/release.js';
 import { createDecoder, decodeInto } from '../codec/decoder.js';
+import { WorkerDecoder } from '../codec/worker-decoder.js';
 import { CorruptBackupError } from '../errors.js';
 import type { WalStep } from '../layout/layout.js';
 import { WAL_HEADER_SIZE, WalReader, type WalFrame } from './wal.js';
@@ -38,7 +39,24 @@ export type WalFoldDetails = {
   readonly position: { readonly index: number; readonly offset: number } | undefined;
 };
 
+/**
+ * Compressed segments larger than this are decoded in a worker thread while
+ * this one checks and applies the frames: a busy database's large
+ * transactions (tens of MB a segment). Smaller ones are not worth a worker's
+ * start (100-250 ms of CPU).
+ */
+export const WORKER_DECODE_BYTES = 8 << 20;
+
 export async function foldWal(context: FoldContext, options: WalFoldOptions): Promise<FoldOutcome<SnapshotFacts>> {
+  const workerDecoder = new WorkerDecoder();
+  try {
+    return await foldWalWith(context, options, workerDecoder);
+  } finally {
+    await workerDecoder.close();
+  }
+}
+
+async function foldWalWith(context: FoldContext, options: WalFoldOptions, workerDecoder: WorkerDecoder): Promise<FoldOutcome<SnapshotFacts>> {
   const { steps, count, pages, signal } = context;
   const lenient = options.mode === 'lenient';
   // Checks against the snapshot, which may still be being written while the WAL is folded.
@@ -108,25 +126,26 @@ export async function foldWal(context: FoldContext, options: WalFoldOptions): Pr
         }
       });
     }
-    const decoder = await createDecoder(step.compression, name);
     const { buffer } = next.value;
-    const chunks = buffer ? undefined : new ReleasingChunks(next.value.body);
-    await decodeInto(
-      buffer ?? (chunks as ReleasingChunks),
-      decoder,
-      async (piece) => {
-        // The reader pauses after a commit that wants the pages written out
-        // (rare: a budget exceeded); the piece stays valid meanwhile.
-        for (let used = wal.push(piece); used < piece.length; used += wal.push(piece.subarray(used))) await pages.relieve();
-        if (pages.wantsRelief) await pages.relieve();
-      },
-      signal,
-      // A lenient reader ignores everything after an invalid frame: it need not be decoded at all.
-      () => wal.stopped,
-    );
-    // The decoder is done with its input: downloads are freed now, not by a major collection.
-    release(buffer);
-    chunks?.releaseRest();
+    const sink = async (piece: Uint8Array) => {
+      // The reader pauses after a commit that wants the pages written out
+      // (rare: a budget exceeded); the piece stays valid meanwhile.
+      for (let used = wal.push(piece); used < piece.length; used += wal.push(piece.subarray(used))) await pages.relieve();
+      if (pages.wantsRelief) await pages.relieve();
+    };
+    // A lenient reader ignores everything after an invalid frame: it need not be decoded at all.
+    const enough = () => wal.stopped;
+    if (!buffer && step.compression !== 'none' && step.object.size > WORKER_DECODE_BYTES) {
+      // Parts move to the worker, which frees them.
+      await workerDecoder.decode(next.value.body, step.compression, name, sink, signal, enough);
+    } else {
+      const decoder = await createDecoder(step.compression, name);
+      const chunks = buffer ? undefined : new ReleasingChunks(next.value.body);
+      await decodeInto(buffer ?? (chunks as ReleasingChunks), decoder, sink, signal, enough);
+      // The decoder is done with its input: downloads are freed now, not by a major collection.
+      release(buffer);
+      chunks?.releaseRest();
+    }
     segments += 1;
   }
   finish();

@@ -1,6 +1,7 @@
 // A damaged backup is refused with exit code 65 and never touches the target:
 // a missing WAL segment in the middle of the chain, bit rot in a segment object,
-// a segment whose LZ4 frame is valid but whose WAL frame checksum is broken, and
+// a large segment decoded in a worker thread (flipped bytes, cut short), a segment whose LZ4 frame is
+// valid but whose WAL frame checksum is broken, and
 // a truncated snapshot. Each case works on its own copy of the replica.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +27,7 @@ import {
 } from '../support/replica.js';
 import { cliEnv, explain, readTerminationLog, runRestore, type RunResult } from '../support/run-cli.js';
 import { prefill, writeSmallDb } from '../support/workload.js';
+import { WORKER_DECODE_BYTES } from '../../src/sqlite/wal-fold.js';
 import { assertExit, assertFileBytes, assertNoLeftovers } from '../support/assertions.js';
 
 const bucket = 'backups';
@@ -35,6 +37,7 @@ let work: string;
 let source: S3Store;
 let gen: Generation;
 let middle: WalSegment;
+let largest: WalSegment;
 let existingDb: Buffer;
 
 before(
@@ -47,7 +50,8 @@ before(
       workDir: work,
       replicas: [{ type: 's3', s3: minio, bucket, path: 'original' }],
       prefill: (db) => prefill(db, 3_000, 2),
-      workload: { rows: 8_000, bigTransactionMiB: 6, pauseMs: 300 },
+      // The big transaction's segment is decoded in a worker thread (over WORKER_DECODE_BYTES).
+      workload: { rows: 8_000, bigTransactionMiB: 10, pauseMs: 300 },
     });
     source = new S3Store(client, bucket, 'original');
     gen = newestGeneration(await readLayout(source));
@@ -62,6 +66,8 @@ before(
     middle = segs[Math.floor(segs.length / 2)]!;
     assert.ok(middle.index >= (gen.snapshots.at(-1)?.index ?? 0), 'the damaged segment is needed by the restore');
     console.log(`# damaging segment ${middle.key}`);
+    largest = [...gen.wal].sort((a, b) => b.size - a.size)[0]!;
+    assert.ok(largest.size > WORKER_DECODE_BYTES, `the largest segment (${largest.size} bytes) is decoded in a worker thread`);
     // What the target holds before every case: a valid, different database.
     const seed = path.join(work, 'existing.db');
     writeSmallDb(seed);
@@ -120,6 +126,25 @@ test('flipped bytes in a WAL segment object → 65', { timeout: 120_000 }, async
     data[at + 1] = data[at + 1]! ^ 0x55;
     await s.put(middle.key, data);
   });
+});
+
+test('flipped bytes in a large WAL segment, decoded in a worker thread → 65', { timeout: 120_000 }, async () => {
+  const { message } = await restoreDamaged('bitrot-large-segment', async (s) => {
+    const data = await s.get(largest.key);
+    const at = Math.floor(data.length / 2);
+    data[at] = data[at]! ^ 0xff;
+    await s.put(largest.key, data);
+  });
+  assert.ok(message.includes(path.basename(largest.key)), `the message names ${largest.key}: ${message}`);
+});
+
+test('a large WAL segment cut short, decoded in a worker thread → 65, naming it', { timeout: 120_000 }, async () => {
+  const { message } = await restoreDamaged('truncated-large-segment', async (s) => {
+    const data = await s.get(largest.key);
+    await s.put(largest.key, data.subarray(0, data.length - 1000));
+  });
+  assert.match(message, /truncated LZ4 input/);
+  assert.ok(message.includes(path.basename(largest.key)), `the message names ${largest.key}: ${message}`);
 });
 
 test('a WAL frame with a bad checksum inside a well-formed LZ4 object → 65', { timeout: 120_000 }, async () => {

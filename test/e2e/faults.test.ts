@@ -27,6 +27,7 @@ import { describeGeneration, newestGeneration, readLayout, S3Store, type Generat
 import { cliEnv, explain, readMarker, runRestore, type RunResult } from '../support/run-cli.js';
 import { startToxiproxy, type Proxy, type Toxiproxy } from '../support/toxiproxy.js';
 import { fillRandom, writeSmallDb } from '../support/workload.js';
+import { WORKER_DECODE_BYTES } from '../../src/sqlite/wal-fold.js';
 import { assertExit, assertFileBytes, assertNoLeftovers, assertSameDatabase } from '../support/assertions.js';
 
 const bucket = 'backups';
@@ -66,9 +67,10 @@ before(
           }
         };
         await small('before', 4);
-        // One multi-MB transaction: a large WAL segment, then a checkpoint (new WAL index).
+        // One transaction of 10 MiB: a WAL segment large enough to be decoded in
+        // a worker thread (WORKER_DECODE_BYTES), then a checkpoint (new WAL index).
         db.transaction(() => {
-          for (let i = 0; i < 6; i++) blob.run(randomBytes(MiB));
+          for (let i = 0; i < 10; i++) blob.run(randomBytes(MiB));
         })();
         await sleep(1_000);
         await small('after', 4);
@@ -82,7 +84,7 @@ before(
     const total = gen.snapshots.reduce((n, s) => n + s.size, 0) + gen.wal.reduce((n, w) => n + w.size, 0);
     console.log(`# backup made in ${backup.durationMs} ms; ${describeGeneration(gen)}; ${total} bytes in all`);
     assert.ok((gen.snapshots.at(-1)?.size ?? 0) > 16 * MiB, 'the snapshot is fetched as several ranged parts');
-    assert.ok(gen.wal.some((w) => w.size > 4 * MiB), 'one WAL segment is multi-MB');
+    assert.ok(gen.wal.some((w) => w.size > WORKER_DECODE_BYTES), 'one WAL segment is decoded in a worker thread');
 
     http = await startHttpFaultProxy(minio.endpoint);
     toxiproxy = await startToxiproxy();
