@@ -135,7 +135,7 @@ export function markdownReport(m: MarkdownInput): string {
   const miss = m.targets.filter((r) => r.pass === false).length;
   return [
     `Measured with \`npm run bench\` on ${m.date}: ${describeMachine(m.machine)}; load average (1, 5, 15 min) ${m.loadStart} at the start, ` +
-      `${m.loadEnd} at the end. Best of ${m.runs} run(s) per tool (small database: ${m.smallDbRuns}), interleaved; our restore with the image's node flags, concurrency ${m.concurrency}. ` +
+      `${m.loadEnd} at the end. Best of ${m.runs} run(s) per tool (small database: ${m.smallDbRuns}), interleaved; our restore with the image's node flags and environment, concurrency ${m.concurrency}. ` +
       `S3-like link: ${m.linkDescription}.`,
     '',
     summaryTable(m.cases, m.v5Version),

@@ -1,5 +1,5 @@
 // One timed run of each thing the benchmark compares: our restore (the CLI as
-// a child process, with the image's node flags), `litestream restore` (v0.3.13
+// a child process, with the image's node flags and environment), `litestream restore` (v0.3.13
 // or v0.5.x, as a child process), and the disk floor. Wall time is measured
 // from spawn to exit, so process start counts for every tool alike.
 import { spawn } from 'node:child_process';
