@@ -47,7 +47,6 @@ export class WorkerDecoder {
   ): Promise<void> {
     const worker = this.start();
     const job = ++this.job;
-    this.inbox.length = 0;
     let inputsAhead = 0;
     let ended = false;
     let stop = false;
@@ -57,7 +56,7 @@ export class WorkerDecoder {
       signal.throwIfAborted();
       if (this.failure) throw this.failure;
     };
-    /** Handles what the worker said; returns the pieces to consume, in order. */
+    /** Handles what the worker said (leftovers of earlier jobs are dropped); returns the pieces to consume, in order. */
     const take = (): ArrayBuffer[] => {
       const pieces: ArrayBuffer[] = [];
       for (const message of this.inbox.splice(0)) {
@@ -94,8 +93,7 @@ export class WorkerDecoder {
     };
     try {
       worker.postMessage({ type: 'begin', job, compression, name } satisfies DecodeRequest);
-      for await (const data of input) {
-        const chunk = data instanceof Uint8Array ? data : new Uint8Array(data);
+      for await (const chunk of input) {
         // A part that owns its memory moves; anything else is copied (a socket chunk may share a pool).
         const owned = ownsBuffer(chunk) ? chunk : new Uint8Array(chunk);
         worker.postMessage({ type: 'input', job, buffer: owned.buffer as ArrayBuffer, length: owned.length } satisfies DecodeRequest, [
