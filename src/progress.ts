@@ -1,14 +1,9 @@
 // Counts downloaded bytes and logs progress at a fixed interval, with the
 // rate and an estimate of the time left; once every byte is in, what remains
 // of the build is applying them (the 'apply' phase).
+import { formatBytes as size } from './byte-size.js';
 import type { Logger } from './log.js';
 import { PROGRESS_INTERVAL_MS, type PhaseTracker } from './phase.js';
-
-const MIB = 1024 * 1024;
-
-function size(bytes: number): string {
-  return bytes >= 1024 * MIB ? `${(bytes / (1024 * MIB)).toFixed(2)} GiB` : `${(bytes / MIB).toFixed(1)} MiB`;
-}
 
 export class Progress {
   bytes = 0;

@@ -14,6 +14,7 @@ export function runCheck(job: CheckJob): CheckOutcome {
         db.pragma('locking_mode = EXCLUSIVE');
         db.pragma('query_only = ON');
       }
+      if (job.mmapBytes !== undefined) db.pragma(`mmap_size = ${Math.trunc(job.mmapBytes)}`);
       // The first read recovers a -wal, or rolls back a hot journal (read-write only).
       const pageCount = db.pragma('page_count', { simple: true }) as number;
       if (job.maxPages !== undefined && pageCount > job.maxPages) {

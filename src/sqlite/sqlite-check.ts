@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { InternalError } from '../errors.js';
+import { pageCacheRoom } from '../local/page-cache-room.js';
 
 export interface CheckJob {
   readonly file: string;
@@ -17,6 +18,8 @@ export interface CheckJob {
   readonly exclusive?: boolean;
   /** Refuse (code TOO_LARGE) rather than check more pages than this. */
   readonly maxPages?: number;
+  /** Let SQLite map this many bytes of the file (PRAGMA mmap_size) rather than read it a page at a time. */
+  readonly mmapBytes?: number;
 }
 
 export type CheckOutcome =
@@ -43,7 +46,18 @@ export async function runSqliteCheck(job: CheckJob, signal: AbortSignal): Promis
     const { runCheck } = await import('./check-run.js');
     return runCheck(job);
   }
-  return inChildProcess(job, signal);
+  return inChildProcess(mapped(job, size), signal);
+}
+
+/**
+ * A private file (nobody else may truncate it under the mapping) that fits in
+ * the page cache is mapped: quick_check of 1 GiB took 0.26 s mapped against
+ * 0.6 s read a page at a time. A file that does not fit is read: mapped, its
+ * pages thrash under the memory limit (22 s against 16 s under a 384 MiB limit).
+ * Only in the child process, which a SIGBUS would end, not the restore.
+ */
+export function mapped(job: CheckJob, size: number, room = pageCacheRoom()): CheckJob {
+  return job.exclusive && size <= room ? { ...job, mmapBytes: size } : job;
 }
 
 /** A -wal or hot -journal beside the file may be large: its recovery is left to the child process. */

@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, openSync, rmSync, writeSync, closeSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { runCheck } from '../../src/sqlite/check-run.js';
+import { mapped, type CheckJob } from '../../src/sqlite/sqlite-check.js';
+
+const MiB = 1 << 20;
+
+test('a private file that fits in the page cache is mapped; a shared one, or one too large, is read', () => {
+  const own: CheckJob = { file: 'x', access: 'read-write', level: 'quick', exclusive: true };
+  assert.deepEqual(mapped(own, 64 * MiB, 100 * MiB), { ...own, mmapBytes: 64 * MiB });
+  assert.deepEqual(mapped(own, 101 * MiB, 100 * MiB), own);
+  const shared: CheckJob = { file: 'x', access: 'read-only', level: 'quick' };
+  assert.deepEqual(mapped(shared, 64 * MiB, 100 * MiB), shared);
+});
+
+/** A database of a table and an index over a few hundred pages, closed. */
+function database(dir: string): string {
+  const file = path.join(dir, 'app.db');
+  const db = new Database(file);
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT); CREATE INDEX t_body ON t (body)');
+  const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+  db.transaction(() => {
+    for (let i = 0; i < 3000; i += 1) insert.run(`row ${i} `.repeat(30));
+  })();
+  db.close();
+  return file;
+}
+
+test('mapped, the check finds what it finds read: a sound file is ok, a scribbled index page is not', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sqlite-check-'));
+  try {
+    const file = database(dir);
+    const size = statSync(file).size;
+    for (const mmapBytes of [undefined, size]) {
+      const job: CheckJob = { file, access: 'read-write', level: 'quick', exclusive: true, ...(mmapBytes ? { mmapBytes } : {}) };
+      const sound = runCheck(job);
+      assert.deepEqual(sound, { ok: true, messages: ['ok'], pageCount: size / 4096 });
+    }
+    // Overwrite the middle of the last page (a leaf of the table or index) with garbage.
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.alloc(2048, 0x5a), 0, 2048, size - 4096 + 8);
+    closeSync(fd);
+    const results = [undefined, size].map((mmapBytes) => runCheck({ file, access: 'read-write', level: 'quick', exclusive: true, ...(mmapBytes ? { mmapBytes } : {}) }));
+    assert.equal(results[0]?.ok, true);
+    assert.notDeepEqual((results[0] as { messages: string[] }).messages, ['ok']);
+    assert.deepEqual(results[1], results[0]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
