@@ -14,6 +14,7 @@ import { inspectTarget, judgeExisting } from './local/existing-database.js';
 import { trackTemp } from './local/exit-cleanup.js';
 import { acquireRestoreLock, lockDeadline } from './local/lock.js';
 import { previousProvenance, reserveMarker, type Marker, type MarkerSlot } from './local/marker.js';
+import { verifyFromDiskWarning } from './local/page-cache-room.js';
 import { publishFile } from './local/publish.js';
 import { removeLeftovers, removeQuietly, tempPaths } from './local/temp-files.js';
 import type { Logger } from './log.js';
@@ -182,7 +183,10 @@ async function restoreLocked({ config, store, layout, log, signal, phases }: Res
       );
 
       phases?.enter('verify');
-      log.info({ event: 'verify-start', verify }, verify === 'none' ? 'verification off: header checks only' : `verifying the database (${verify === 'full' ? 'integrity_check' : 'quick_check'})`);
+      const check = verify === 'full' ? 'integrity_check' : 'quick_check';
+      log.info({ event: 'verify-start', verify }, verify === 'none' ? 'verification off: header checks only' : `verifying the database (${check})`);
+      const fromDisk = verify === 'none' ? undefined : verifyFromDiskWarning(built.pageCount * built.pageSize, check);
+      if (fromDisk) log.warn({ event: 'verify-from-disk' }, fromDisk);
       const tVerify = Date.now();
       // SQLite checks the file in a worker thread while this thread hashes it
       // and the kernel writes it to disk: the checks read the page cache, and
