@@ -46,7 +46,7 @@ test('mapped, the check finds what it finds read: a sound file is ok, a scribble
     closeSync(fd);
     const results = [undefined, size].map((mmapBytes) => runCheck({ file, access: 'read-write', level: 'quick', exclusive: true, ...(mmapBytes ? { mmapBytes } : {}) }));
     assert.equal(results[0]?.ok, true);
-    assert.notDeepEqual((results[0] as { messages: string[] }).messages, ['ok']);
+    assert.notDeepEqual((results[0] as { messages: readonly string[] }).messages, ['ok']);
     assert.deepEqual(results[1], results[0]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
