@@ -1,7 +1,8 @@
-// SIGTERM in the middle of a large download: the CLI cleans up and exits with
-// code 143 itself; no temp file remains and the existing database is untouched.
-// The download goes through a bandwidth-limited proxy so it lasts long enough
-// to be interrupted deterministically.
+// SIGTERM in the middle of a large download (a snapshot, or a WAL segment
+// decoded in a worker thread): the CLI cleans up and exits with code 143
+// itself; no temp file remains and the existing database is untouched. The
+// download goes through a bandwidth-limited proxy so it lasts long enough to be
+// interrupted deterministically.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -14,7 +15,8 @@ import { describeGeneration, newestGeneration, readLayout, S3Store } from '../su
 import { cliEnv, explain, readMarker, runRestore } from '../support/run-cli.js';
 import { startThrottle, type Throttle } from '../support/throttle.js';
 import { sleep } from '../support/process.js';
-import { fillRandom, writeSmallDb } from '../support/workload.js';
+import { fillRandom, prefill, writeSmallDb } from '../support/workload.js';
+import { WORKER_DECODE_BYTES } from '../../src/sqlite/wal-fold.js';
 import { assertExit, assertFileBytes, assertNoLeftovers, assertSameDatabase } from '../support/assertions.js';
 
 const snapshotMiB = 160;
@@ -23,6 +25,8 @@ let minio: Minio;
 let throttle: Throttle;
 let work: string;
 let backup: SourceBackup;
+/** Bytes of the big-transaction backup's other objects, and of its largest segment. */
+let bigTx: { others: number; segment: number };
 
 before(
   async () => {
@@ -43,6 +47,24 @@ before(
     client.destroy();
     console.log(`# ${describeGeneration(gen)}`);
     assert.ok((gen.snapshots.at(-1)?.size ?? 0) > snapshotMiB * 1024 * 1024, 'the snapshot is large and incompressible');
+    // A small snapshot, then one 48 MiB transaction: its segment takes about 2.5 s through the throttle.
+    const bigWork = path.join(work, 'bigtx');
+    await mkdir(bigWork);
+    await makeBackup({
+      workDir: bigWork,
+      replicas: [{ type: 's3', s3: minio, bucket: 'backups', path: 'bigtx' }],
+      prefill: (db) => prefill(db, 500, 0),
+      workload: { rows: 500, bigTransactionMiB: 48, pauseMs: 300 },
+    });
+    const bigClient = s3Client(minio);
+    const bigGen = newestGeneration(await readLayout(new S3Store(bigClient, 'backups', 'bigtx')));
+    bigClient.destroy();
+    console.log(`# ${describeGeneration(bigGen)}`);
+    const largest = [...bigGen.wal].sort((a, b) => b.size - a.size)[0];
+    assert.ok(largest && largest.size > WORKER_DECODE_BYTES, `the largest segment (${largest?.size} bytes) is decoded in a worker thread`);
+    const snapshotBytes = bigGen.snapshots.at(-1)?.size ?? 0;
+    bigTx = { others: snapshotBytes + bigGen.wal.filter((w) => w !== largest).reduce((sum, w) => sum + w.size, 0), segment: largest.size };
+    assert.ok(bigTx.others < (bigTx.segment * 2) / 3, `the big segment is most of the backup (${JSON.stringify(bigTx)})`);
     throttle = await startThrottle(minio.endpoint, bytesPerSecond);
   },
   { timeout: 300_000 },
@@ -130,4 +152,49 @@ test('a new run after the interrupted one restores normally', { timeout: 180_000
   await assertNoLeftovers(dir);
   assertSameDatabase(dbPath, backup.digest);
   assert.equal((await readMarker(`${dbPath}.restore.json`)).outcome, 'restored');
+});
+
+test('SIGTERM while a large WAL segment is decoded in a worker thread → exit 143 within a second, target untouched', { timeout: 180_000 }, async () => {
+  const dir = path.join(work, 'interrupted-segment');
+  await mkdir(dir);
+  const dbPath = path.join(dir, 'app.db');
+  writeSmallDb(dbPath);
+  const before = await readFile(dbPath);
+  // Whatever the order of the downloads, this many bytes are at least a third
+  // of the way into the big segment and short of its end (the others are under two thirds of it).
+  const threshold = bigTx.others + Math.floor(bigTx.segment / 3);
+  const state: { sentAt?: number; delivered?: number } = {};
+  const r = await runRestore(
+    cliEnv({
+      replicaUrl: 's3://backups/bigtx',
+      dbPath,
+      terminationLog: path.join(dir, 'termination-log'),
+      s3: s3Env(minio, { endpoint: throttle.endpoint }),
+      extra: { SQLITE_RESTORE_IF_EXISTS: 'overwrite' },
+    }),
+    {
+      onSpawn: (child) => {
+        const start = throttle.delivered();
+        void (async () => {
+          while (child.exitCode === null && child.signalCode === null) {
+            const delivered = throttle.delivered() - start;
+            if (delivered >= threshold) {
+              Object.assign(state, { sentAt: Date.now(), delivered });
+              child.kill('SIGTERM');
+              return;
+            }
+            await sleep(5);
+          }
+        })();
+      },
+    },
+  );
+  const stopMs = Date.now() - (state.sentAt ?? NaN);
+  console.log(`# SIGTERM after ${state.delivered} of ${bigTx.others + bigTx.segment} bytes; exited ${stopMs} ms later`);
+  assert.ok(state.sentAt, `the restore finished before it could be interrupted\n${explain(r)}`);
+  assertExit(r, 143);
+  assert.ok(stopMs < 1_500, `the CLI must stop within a second of SIGTERM, worker thread and all (took ${stopMs} ms)`);
+  await assertNoLeftovers(dir);
+  await assertFileBytes(dbPath, before, 'an interrupted restore must not touch the target');
+  await assert.rejects(readMarker(`${dbPath}.restore.json`), 'no marker for an interrupted restore');
 });
