@@ -14,10 +14,10 @@ import type { LtxStep, RestorePlan } from '../src/layout/layout.js';
 import { fileSha256, logicalDigest, type DbDigest } from '../test/support/digest.js';
 import { repoRoot, tmpRoot } from '../test/support/paths.js';
 import { startToxiproxy, type Toxiproxy } from '../test/support/toxiproxy.js';
-import { ensureBackup, sameDigest, type BackupParams, type CachedBackup } from './build-backup.js';
+import { ensureBackup, sameDigest, type CachedBackup } from './build-backup.js';
 import { describeLink, openLink } from './link.js';
 import { startMinioAt, type DirMinio } from './minio-dir.js';
-import { parseParams, shapeSizes, type Profile, type Shape } from './params.js';
+import { backupParams, parseParams, shapeSizes, type Profile, type Shape } from './params.js';
 import { ensurePlanFixture, productStore, timePlanning, type PlanTiming } from './plan-bench.js';
 import { formatSummary, summariseFiles } from './profile-summary.js';
 import { rawDownload, type RawObject } from './raw-download.js';
@@ -49,18 +49,6 @@ const concurrency = params.concurrency ?? cliDefaultConcurrency();
 const concurrencyLabel = `${concurrency} (${params.concurrency === undefined ? "the CLI's default" : 'BENCH_CONCURRENCY'})`;
 
 // --- backups -----------------------------------------------------------------
-function backupParams(shape: Shape, mib: number): BackupParams {
-  const common = { dbMiB: mib, checkpointPages: params.checkpointPages, syncInterval: params.syncInterval };
-  switch (shape) {
-    case 'small-segments':
-      return { ...common, workload: { kind: 'small', minSegments: params.smallSegments.minSegments, minIndexes: params.smallSegments.minIndexes } };
-    case 'large-tx':
-      return { ...common, workload: { kind: 'large', commits: params.largeTx.commits, commitMB: params.largeTx.commitMB } };
-    case 'small-db':
-      return { ...common, workload: { kind: 'small', minSegments: params.smallDb.segments, minIndexes: 1 } };
-  }
-}
-
 interface Job {
   shape: Shape;
   mib: number;
@@ -282,7 +270,7 @@ async function main(): Promise<void> {
   for (const shape of params.shapes) {
     for (const mib of shapeSizes(params, shape)) {
       const t = performance.now();
-      const backup = await ensureBackup(backupParams(shape, mib), params.litestreamV5, (m) => say(`[build ${shape} ${sizeLabel(mib)}] ${m}`));
+      const backup = await ensureBackup(backupParams(params, shape, mib), params.litestreamV5, (m) => say(`[build ${shape} ${sizeLabel(mib)}] ${m}`));
       const what =
         backup.built.v3 === undefined && backup.built.v5 === undefined
           ? 'cached'

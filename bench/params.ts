@@ -1,6 +1,7 @@
 // The benchmark's parameters, read from environment variables (all optional;
 // bench/README.md documents each). Pure: takes the environment, returns the
 // parameters or throws naming the variable at fault.
+import type { BackupParams } from './build-backup.js';
 
 export const PROFILES = ['loopback', 's3like'] as const;
 export type Profile = (typeof PROFILES)[number];
@@ -119,5 +120,18 @@ export function shapeSizes(p: BenchParams, shape: Shape): number[] {
       return [p.largeTx.dbMiB];
     case 'small-db':
       return [p.smallDb.dbMiB];
+  }
+}
+
+/** The cached backup a shape and size are measured on (the key of its cache directory follows from it). */
+export function backupParams(p: BenchParams, shape: Shape, mib: number): BackupParams {
+  const common = { dbMiB: mib, checkpointPages: p.checkpointPages, syncInterval: p.syncInterval };
+  switch (shape) {
+    case 'small-segments':
+      return { ...common, workload: { kind: 'small', minSegments: p.smallSegments.minSegments, minIndexes: p.smallSegments.minIndexes } };
+    case 'large-tx':
+      return { ...common, workload: { kind: 'large', commits: p.largeTx.commits, commitMB: p.largeTx.commitMB } };
+    case 'small-db':
+      return { ...common, workload: { kind: 'small', minSegments: p.smallDb.segments, minIndexes: 1 } };
   }
 }

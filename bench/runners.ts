@@ -35,10 +35,21 @@ export interface OursRun {
   dbPath: string;
 }
 
+/**
+ * A command that runs the one after it (e.g. inside a cgroup: bench/cgroup.ts),
+ * by exec, so the measured process keeps its pid.
+ */
+export type Launcher = readonly string[];
+
+/** `command args`, or the launcher running them. */
+function launched(launcher: Launcher | undefined, command: string, args: readonly string[]): [string, string[]] {
+  return launcher?.length ? [launcher[0] as string, [...launcher.slice(1), command, ...args]] : [command, [...args]];
+}
+
 /** Runs `node [flags] dist/src/cli.js` with a clean environment (PATH plus `env`), like test/support/run-cli.ts. */
-function spawnCli(env: Record<string, string>, nodeArgs: string[]): Promise<{ code: number | null; signal: string | null; output: string }> {
+function spawnCli(env: Record<string, string>, nodeArgs: string[], launcher?: Launcher): Promise<{ code: number | null; signal: string | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, cliPath], {
+    const child = spawn(...launched(launcher, process.execPath, [...nodeArgs, cliPath]), {
       cwd: repoRoot,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', AWS_EC2_METADATA_DISABLED: 'true', ...CLI_ENV, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -58,7 +69,7 @@ function spawnCli(env: Record<string, string>, nodeArgs: string[]): Promise<{ co
   });
 }
 
-export async function runOurs(replica: Replica, dir: string, concurrency: number | undefined, nodeArgs: string[] = []): Promise<OursRun> {
+export async function runOurs(replica: Replica, dir: string, concurrency: number | undefined, nodeArgs: string[] = [], launcher?: Launcher): Promise<OursRun> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const dbPath = path.join(dir, 'app.db');
@@ -79,7 +90,7 @@ export async function runOurs(replica: Replica, dir: string, concurrency: number
   });
   const load = load1();
   const t = performance.now();
-  const r = await spawnCli(env, [...CLI_NODE_FLAGS, ...nodeArgs]);
+  const r = await spawnCli(env, [...CLI_NODE_FLAGS, ...nodeArgs], launcher);
   const ms = performance.now() - t;
   if (r.code !== 0) throw new Error(`our restore failed: exit code ${r.code}, signal ${r.signal}\n${r.output}`);
   const probe = JSON.parse(await readFile(rssFile, 'utf8')) as { vmHWMKiB: number; cpuUserMs: number; cpuSystemMs: number; cpuChildrenMs: number };
@@ -140,7 +151,7 @@ function pollProcess(pid: number): { stop(): { rssMiB: number | undefined; cpuMs
 export const LITESTREAM_V3 = '0.3.13';
 
 /** `litestream restore -o <file> -config <yml> <source path>` with v0.3.13 or a v0.5.x release. */
-export async function runLitestream(version: string, replica: Replica, sourceDbPath: string, dir: string): Promise<LitestreamRun> {
+export async function runLitestream(version: string, replica: Replica, sourceDbPath: string, dir: string, launcher?: Launcher): Promise<LitestreamRun> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const dbPath = path.join(dir, 'app.db');
@@ -152,7 +163,7 @@ export async function runLitestream(version: string, replica: Replica, sourceDbP
     : await writeLitestreamV5Config(configFile, { version, dbPath: sourceDbPath, replica: target });
   const load = load1();
   const t = performance.now();
-  const proc = startProcess(`litestream-${version}-restore`, v3 ? litestreamBin : litestreamV5Bin(version), ['restore', '-o', dbPath, '-config', config, sourceDbPath], {
+  const proc = startProcess(`litestream-${version}-restore`, ...launched(launcher, v3 ? litestreamBin : litestreamV5Bin(version), ['restore', '-o', dbPath, '-config', config, sourceDbPath]), {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir },
   });
   const poll = pollProcess(proc.pid);
