@@ -148,8 +148,16 @@ function directGet(client: S3Client, target: Target, options: GetOptions): Objec
         path,
         headers: signed.headers,
         agent,
-        signal,
       });
+      // Not the request's own `signal` option: it destroys the request, and
+      // between a body's last read and its 'end' event Node then frees the
+      // socket for reuse without the listener for that abort's error, which
+      // goes uncaught (nodejs/node#65938). Once there is a response, the abort
+      // errors the response instead: its reader sees it, the socket is closed.
+      let response: http.IncomingMessage | undefined;
+      const abort = () => (response ?? req).destroy(signal.reason);
+      signal.addEventListener('abort', abort, { once: true });
+      req.once('close', () => signal.removeEventListener('abort', abort));
       req.setTimeout(options.requestTimeoutMs, () => req.destroy(named('TimeoutError', `no response within ${options.requestTimeoutMs} ms`)));
       req.on('socket', (socket) => {
         if (!socket.connecting) return;
@@ -162,6 +170,7 @@ function directGet(client: S3Client, target: Target, options: GetOptions): Objec
       });
       req.on('error', reject);
       req.on('response', (res) => {
+        response = res;
         const status = res.statusCode ?? 0;
         if (status === 200 || status === 206) {
           resolve({ etag: headerValue(res.headers.etag), body: res });

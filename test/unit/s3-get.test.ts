@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { setImmediate as turn } from 'node:timers/promises';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { isTransient, mapS3Error } from '../../src/store/s3-errors.js';
 import { createObjectGet, encodeKey, probeTarget, serviceError } from '../../src/store/s3-get.js';
@@ -151,6 +152,31 @@ test('an error status becomes an SDK-shaped error; headers that never come are a
         return isTransient(err);
       });
       await assert.rejects(get({ key: 'slow', signal }), (err: Error) => err.name === 'TimeoutError' && isTransient(err));
+    },
+  );
+});
+
+test('an abort right after a body was read to its last byte errors that body, and nothing is left uncaught', async () => {
+  // The moment of a corrupt last chunk: its check fails, and the restore
+  // aborts, before the body's 'end' event. An uncaught error here made the
+  // CLI exit 70 instead of 65.
+  await withServer(
+    (_req, res) => {
+      res.writeHead(200, { 'content-length': '5' });
+      res.end('hello');
+    },
+    async (endpoint) => {
+      const controller = new AbortController();
+      const { body } = await getter(endpoint)({ key: 'k', signal: controller.signal });
+      while (!(body as http.IncomingMessage).complete) await turn();
+      let text = '';
+      for (let chunk: Buffer | null; (chunk = body.read() as Buffer | null) !== null; ) text += String(chunk);
+      // The read that found the end has scheduled the 'end' event; the abort comes first.
+      controller.abort();
+      await new Promise((resolve) => body.once('close', resolve));
+      await turn();
+      assert.equal(text, 'hello');
+      assert.equal(body.errored, controller.signal.reason);
     },
   );
 });
