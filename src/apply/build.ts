@@ -65,6 +65,7 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
       source: applier.snapshotSource(first),
       fd: db.fd,
       name: first.object.key,
+      size: first.object.size,
       signal,
     });
     const snapshot = writing.then((written) => applier.inspectSnapshot(written, first));

@@ -144,15 +144,23 @@ function rebuild(message: Extract<SnapshotWorkerReply, { type: 'error' }>): Erro
   return Object.assign(new Error(message.message), message.code ? { code: message.code } : {});
 }
 
-/** A prefetched snapshot this small is decoded in the calling thread: a worker takes longer to start. */
-export const INLINE_SNAPSHOT_BYTES = 1 << 20;
+/**
+ * A snapshot object this small is decoded in the calling thread: starting a
+ * worker costs 100-250 ms of CPU (more than decoding a few MiB), and an object
+ * this size comes in one GET anyway (S3Store splits objects above two 4 MiB parts).
+ */
+export const INLINE_SNAPSHOT_BYTES = 8 << 20;
 
-/** Writes the snapshot: in a worker thread, or inline when it is small and already downloaded. */
-export async function writeSnapshot(body: Readable | Uint8Array, options: SnapshotJob & { signal: AbortSignal }): Promise<WrittenSnapshot> {
-  if (!(body instanceof Uint8Array) || body.length > INLINE_SNAPSHOT_BYTES) return writeSnapshotInWorker(body, options);
-  const breather = new Breather(options.signal);
-  const file = await SnapshotFile.open(options.source, options.fd, options.name);
-  await file.feed(body, () => breather.breathe());
+/** Writes the snapshot: in a worker thread, or inline when its object (`size` bytes stored) is small. */
+export async function writeSnapshot(
+  body: Readable | Uint8Array,
+  options: SnapshotJob & { size: number; signal: AbortSignal },
+): Promise<WrittenSnapshot> {
+  const { size, ...job } = options;
+  if (size > INLINE_SNAPSHOT_BYTES) return writeSnapshotInWorker(body, job);
+  const breather = new Breather(job.signal);
+  const file = await SnapshotFile.open(job.source, job.fd, job.name);
+  for await (const chunk of body instanceof Uint8Array ? [body] : body) await file.feed(chunk as Uint8Array, () => breather.breathe());
   const done = await file.finish();
   return { bytes: done.bytes, head: Buffer.from(done.head), ...(done.details !== undefined ? { details: done.details } : {}) };
 }
