@@ -33,8 +33,8 @@ export function currentFacts(): MemoryFacts {
 
 /**
  * A warning when SQLite's check will read the database back from disk: 1 GiB
- * under the chart's 384 MiB limit took 21 s to verify here, against 1 s with
- * room for it (the whole restore: 29 s against 5 s).
+ * under the chart's 384 MiB limit took 17 s to verify here, against 1.4 s with
+ * room for it (the whole restore: 23 s against 6.6 s; npm run bench:limits).
  */
 export function verifyFromDiskWarning(databaseBytes: number, check: string, facts: MemoryFacts = currentFacts()): string | undefined {
   if (databaseBytes <= pageCacheRoom(facts)) return undefined;
