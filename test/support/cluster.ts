@@ -24,7 +24,7 @@ import path from 'node:path';
 import { CGROUP_ROOT, clusterLeftovers, hostChanges, hostState, type HostState } from './cluster-host.js';
 import { LocalVolumeProvisioner } from './cluster-storage.js';
 import { KubeApi } from './kube-api.js';
-import { freePort } from './minio.js';
+import { freePorts } from './minio.js';
 import { binDir, cacheRoot, makeTempDir, repoRoot } from './paths.js';
 import { imageSkipReason, imageStatus, saveImage } from './podman.js';
 
@@ -238,16 +238,9 @@ export class LocalCluster {
   }
 
   private async up(opts: StartOptions): Promise<void> {
-    const ports = {
-      ETCD_PORT: await freePort(),
-      ETCD_PEER_PORT: await freePort(),
-      APISERVER_PORT: await freePort(),
-      KUBELET_PORT: await freePort(),
-      KUBELET_HEALTHZ_PORT: await freePort(),
-      KCM_PORT: await freePort(),
-      SCHEDULER_PORT: await freePort(),
-    };
-    if (new Set(Object.values(ports)).size !== Object.keys(ports).length) throw new Error('freePort handed out a port twice');
+    const names = ['ETCD_PORT', 'ETCD_PEER_PORT', 'APISERVER_PORT', 'KUBELET_PORT', 'KUBELET_HEALTHZ_PORT', 'KCM_PORT', 'SCHEDULER_PORT'] as const;
+    const free = await freePorts(names.length);
+    const ports = Object.fromEntries(names.map((name, i) => [name, free[i] as number])) as Record<(typeof names)[number], number>;
     const env = {
       KUBE_BIN: binDir,
       PAUSE_TAR: path.join(k8sCache, 'pause.tar'),

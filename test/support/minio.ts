@@ -15,17 +15,34 @@ export interface Minio extends S3Server {
 
 /** A TCP port that was free on 127.0.0.1 a moment ago. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => {
-        if (addr && typeof addr === 'object') resolve(addr.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
+  const [port] = await freePorts(1);
+  return port as number;
+}
+
+/**
+ * `count` distinct ports that were free on 127.0.0.1 a moment ago. Held open
+ * together until all are known: one at a time, the kernel may hand a port it
+ * just gave out again (a cluster start failed on that once).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (srv) =>
+          new Promise<number>((resolve, reject) => {
+            srv.once('error', reject);
+            srv.listen(0, '127.0.0.1', () => {
+              const addr = srv.address();
+              if (addr && typeof addr === 'object') resolve(addr.port);
+              else reject(new Error('no port'));
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise<void>((resolve) => (srv.listening ? srv.close(() => resolve()) : resolve()))));
+  }
 }
 
 export interface MinioCredentials {
@@ -46,8 +63,9 @@ export async function launchMinio(
   fixedPort?: number,
 ): Promise<{ endpoint: string; process: ManagedProcess }> {
   for (let attempt = 1; ; attempt++) {
-    const port = fixedPort ?? (await freePort());
-    const consolePort = await freePort();
+    const [first, second] = (await freePorts(2)) as [number, number];
+    const port = fixedPort ?? first;
+    const consolePort = second === port ? first : second;
     const proc = startProcess(
       'minio',
       minioBin,

@@ -15,7 +15,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './minio.js';
+import { freePorts } from './minio.js';
 import { makeTempDir, removeDir } from './paths.js';
 import { startProcess, waitFor, type ManagedProcess } from './process.js';
 import type { S3Server } from './s3-server.js';
@@ -119,8 +119,7 @@ export async function startRgw(): Promise<Rgw> {
   };
 
   try {
-    const monPort = await freePort();
-    const rgwPort = await freePort();
+    const [monPort, rgwPort] = (await freePorts(2)) as [number, number];
     const fsid = randomUUID();
     for (const sub of ['run', 'log', 'rgw', 'ceph-0']) await mkdir(path.join(dir, sub), { recursive: true });
     await writeFile(conf, cephConf(dir, fsid, monPort, rgwPort));
