@@ -3,7 +3,7 @@
 // v1. Needs root. The launcher moves the process it starts into the cgroup
 // before exec, so the measured process keeps its pid; remove() deletes the
 // cgroup again once nothing runs in it.
-import { existsSync, rmdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Launcher } from './runners.js';
@@ -26,17 +26,37 @@ const PERIOD_US = 100_000;
 export async function makeCgroup(name: string, limits: Limits): Promise<Cgroup> {
   const dirs = existsSync(path.join(ROOT, 'cgroup.controllers')) ? await makeV2(name, limits) : await makeV1(name, limits);
   const remove = (): void => {
-    for (const dir of dirs) {
-      try {
-        rmdirSync(dir);
-      } catch {
-        // Already gone, or a process still in it: reported by the next run's mkdir.
-      }
-    }
+    for (const dir of dirs) removeSync(dir);
   };
   process.once('exit', remove);
   const enter = dirs.map((dir) => `echo $$ > ${dir}/cgroup.procs`).join(' && ');
   return { launcher: ['sh', '-c', `${enter} && exec "$0" "$@"`], remove };
+}
+
+/**
+ * Synchronous, for the exit handler. After Ctrl-C a restore may still be in
+ * the cgroup (it got the signal too): it is killed, and given up to a second to leave.
+ */
+function removeSync(dir: string): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 0; attempt < 50; attempt++) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EBUSY') return;
+    }
+    const pids = readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
+    for (const pid of pids) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+    Atomics.wait(pause, 0, 0, 20);
+  }
+  process.stderr.write(`could not remove the cgroup ${dir}: remove it with rmdir once its processes are gone\n`);
 }
 
 async function makeV2(name: string, limits: Limits): Promise<string[]> {
