@@ -76,24 +76,24 @@ after(async () => {
   if (work) await removeDir(work);
 });
 
-/** Sends SIGTERM once a .restoring- file has existed for a while (or after a fallback delay). */
-function interruptDuringDownload(child: ChildProcess, dir: string, state: { trigger?: string; sentAt?: number; deliveredAtSignal?: number }): void {
-  const spawnedAt = Date.now();
+interface Interruption {
+  trigger?: string;
+  sentAt?: number;
+  /** Bytes the throttle had delivered since the restore started, when SIGTERM was sent. */
+  delivered?: number;
+}
+
+type Trigger = (delivered: number) => Promise<string | undefined>;
+
+/** While the restore runs, asks `trigger` every 5 ms; on its first answer, sends SIGTERM and notes when and why. */
+function interruptWhen(child: ChildProcess, trigger: Trigger, state: Interruption): void {
+  const start = throttle.delivered();
   void (async () => {
-    let seenAt: number | undefined;
     while (child.exitCode === null && child.signalCode === null) {
-      if (seenAt === undefined && (await restoringLeftovers(dir)).length > 0) seenAt = Date.now();
-      const now = Date.now();
-      const trigger =
-        seenAt !== undefined && now - seenAt >= 1_000
-          ? `temp file seen ${now - spawnedAt} ms after start`
-          : now - spawnedAt >= 4_000
-            ? `fallback timer (temp file ${seenAt === undefined ? 'never seen' : 'seen'})`
-            : undefined;
-      if (trigger) {
-        state.trigger = trigger;
-        state.sentAt = now;
-        state.deliveredAtSignal = throttle.delivered();
+      const delivered = throttle.delivered() - start;
+      const why = await trigger(delivered);
+      if (why) {
+        Object.assign(state, { trigger: why, sentAt: Date.now(), delivered });
         child.kill('SIGTERM');
         return;
       }
@@ -102,37 +102,56 @@ function interruptDuringDownload(child: ChildProcess, dir: string, state: { trig
   })();
 }
 
-test('SIGTERM during a large download → exit code 143, no temp file, target untouched', { timeout: 180_000 }, async () => {
-  const dir = path.join(work, 'interrupted');
+/** Once a .restoring- file has existed for a second (or after a fallback delay). */
+function afterTempFile(dir: string): Trigger {
+  const spawnedAt = Date.now();
+  let seenAt: number | undefined;
+  return async () => {
+    if (seenAt === undefined && (await restoringLeftovers(dir)).length > 0) seenAt = Date.now();
+    const now = Date.now();
+    if (seenAt !== undefined && now - seenAt >= 1_000) return `temp file seen ${now - spawnedAt} ms after start`;
+    if (now - spawnedAt >= 4_000) return `fallback timer (temp file ${seenAt === undefined ? 'never seen' : 'seen'})`;
+    return undefined;
+  };
+}
+
+/** Restores `prefix` into a fresh `<work>/<name>/app.db` holding a small database, through the throttle, interrupted by `trigger`. */
+async function interruptedRestore(name: string, prefix: string, trigger: (dir: string) => Trigger) {
+  const dir = path.join(work, name);
   await mkdir(dir);
   const dbPath = path.join(dir, 'app.db');
   writeSmallDb(dbPath);
   const before = await readFile(dbPath);
-  const state: { trigger?: string; sentAt?: number; deliveredAtSignal?: number } = {};
+  const state: Interruption = {};
   const r = await runRestore(
     cliEnv({
-      replicaUrl: 's3://backups/big',
+      replicaUrl: `s3://backups/${prefix}`,
       dbPath,
       terminationLog: path.join(dir, 'termination-log'),
       s3: s3Env(minio, { endpoint: throttle.endpoint }),
       extra: { SQLITE_RESTORE_IF_EXISTS: 'overwrite' },
     }),
-    { onSpawn: (child) => interruptDuringDownload(child, dir, state) },
+    { onSpawn: (child) => interruptWhen(child, trigger(dir), state) },
   );
-  const exitedAt = Date.now();
-  console.log(
-    `# SIGTERM sent: ${state.trigger ?? 'never'}, ${state.deliveredAtSignal} bytes downloaded by then; ` +
-      `exited ${state.sentAt === undefined ? '?' : exitedAt - state.sentAt} ms after SIGTERM`,
-  );
+  const stopMs = Date.now() - (state.sentAt ?? NaN);
+  console.log(`# SIGTERM sent: ${state.trigger ?? 'never'}, ${state.delivered} bytes downloaded by then; exited ${stopMs} ms after SIGTERM`);
   assert.ok(state.sentAt, `the restore finished before it could be interrupted\n${explain(r)}`);
-  const delivered = state.deliveredAtSignal ?? 0;
-  assert.ok(delivered > 0 && delivered < snapshotMiB * 1024 * 1024, `SIGTERM must arrive mid-download (${delivered} bytes)`);
-  const stopMs = exitedAt - state.sentAt;
-  assert.ok(stopMs < 15_000, `the CLI must stop promptly after SIGTERM (took ${stopMs} ms)`);
-  assertExit(r, 143);
-  await assertNoLeftovers(dir);
-  await assertFileBytes(dbPath, before, 'an interrupted restore must not touch the target');
-  await assert.rejects(readMarker(`${dbPath}.restore.json`), 'no marker for an interrupted restore');
+  return { r, dir, dbPath, before, delivered: state.delivered ?? 0, stopMs };
+}
+
+/** What an interrupted restore leaves: exit 143, no temporary file, the target as it was, no marker. */
+async function assertInterrupted(run: Awaited<ReturnType<typeof interruptedRestore>>): Promise<void> {
+  assertExit(run.r, 143);
+  await assertNoLeftovers(run.dir);
+  await assertFileBytes(run.dbPath, run.before, 'an interrupted restore must not touch the target');
+  await assert.rejects(readMarker(`${run.dbPath}.restore.json`), 'no marker for an interrupted restore');
+}
+
+test('SIGTERM during a large download → exit code 143, no temp file, target untouched', { timeout: 180_000 }, async () => {
+  const run = await interruptedRestore('interrupted', 'big', afterTempFile);
+  assert.ok(run.delivered > 0 && run.delivered < snapshotMiB * 1024 * 1024, `SIGTERM must arrive mid-download (${run.delivered} bytes)`);
+  assert.ok(run.stopMs < 15_000, `the CLI must stop promptly after SIGTERM (took ${run.stopMs} ms)`);
+  await assertInterrupted(run);
 });
 
 test('a new run after the interrupted one restores normally', { timeout: 180_000 }, async () => {
@@ -155,46 +174,12 @@ test('a new run after the interrupted one restores normally', { timeout: 180_000
 });
 
 test('SIGTERM while a large WAL segment is decoded in a worker thread → exit 143 within a second, target untouched', { timeout: 180_000 }, async () => {
-  const dir = path.join(work, 'interrupted-segment');
-  await mkdir(dir);
-  const dbPath = path.join(dir, 'app.db');
-  writeSmallDb(dbPath);
-  const before = await readFile(dbPath);
   // Whatever the order of the downloads, this many bytes are at least a third
   // of the way into the big segment and short of its end (the others are under two thirds of it).
   const threshold = bigTx.others + Math.floor(bigTx.segment / 3);
-  const state: { sentAt?: number; delivered?: number } = {};
-  const r = await runRestore(
-    cliEnv({
-      replicaUrl: 's3://backups/bigtx',
-      dbPath,
-      terminationLog: path.join(dir, 'termination-log'),
-      s3: s3Env(minio, { endpoint: throttle.endpoint }),
-      extra: { SQLITE_RESTORE_IF_EXISTS: 'overwrite' },
-    }),
-    {
-      onSpawn: (child) => {
-        const start = throttle.delivered();
-        void (async () => {
-          while (child.exitCode === null && child.signalCode === null) {
-            const delivered = throttle.delivered() - start;
-            if (delivered >= threshold) {
-              Object.assign(state, { sentAt: Date.now(), delivered });
-              child.kill('SIGTERM');
-              return;
-            }
-            await sleep(5);
-          }
-        })();
-      },
-    },
+  const run = await interruptedRestore('interrupted-segment', 'bigtx', () => async (delivered) =>
+    delivered >= threshold ? `a third into the ${bigTx.segment}-byte segment (backup: ${bigTx.others + bigTx.segment} bytes)` : undefined,
   );
-  const stopMs = Date.now() - (state.sentAt ?? NaN);
-  console.log(`# SIGTERM after ${state.delivered} of ${bigTx.others + bigTx.segment} bytes; exited ${stopMs} ms later`);
-  assert.ok(state.sentAt, `the restore finished before it could be interrupted\n${explain(r)}`);
-  assertExit(r, 143);
-  assert.ok(stopMs < 1_500, `the CLI must stop within a second of SIGTERM, worker thread and all (took ${stopMs} ms)`);
-  await assertNoLeftovers(dir);
-  await assertFileBytes(dbPath, before, 'an interrupted restore must not touch the target');
-  await assert.rejects(readMarker(`${dbPath}.restore.json`), 'no marker for an interrupted restore');
+  assert.ok(run.stopMs < 1_500, `the CLI must stop within a second of SIGTERM, worker thread and all (took ${run.stopMs} ms)`);
+  await assertInterrupted(run);
 });
