@@ -26,6 +26,7 @@ const PERIOD_US = 100_000;
 export async function makeCgroup(name: string, limits: Limits): Promise<Cgroup> {
   const dirs = existsSync(path.join(ROOT, 'cgroup.controllers')) ? await makeV2(name, limits) : await makeV1(name, limits);
   const remove = (): void => {
+    process.off('exit', remove);
     for (const dir of dirs) removeSync(dir);
   };
   process.once('exit', remove);
