@@ -7,6 +7,8 @@
 // the host is as before: sysctls, iptables, cgroups, directories. (The normal
 // end, stop() from an after hook, is checked by every test that stops a
 // cluster: stop() itself compares the host with its state before the start.)
+// A start whose daemon dies (here: its port is taken) ends at once, naming
+// the daemon, and leaves the host as it was too.
 //
 // The host's state is read under the host lock that test clusters take, so a
 // cluster of another test process cannot change it in between.
@@ -14,10 +16,12 @@ import { waitForSlowSetup } from '../support/slow-setup.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { clusterSkipReason, runCommand } from '../support/cluster.js';
+import { clusterSkipReason, LocalCluster, runCommand } from '../support/cluster.js';
 import { clusterLeftovers, hostChanges, type HostState } from '../support/cluster-host.js';
+import { freePorts } from '../support/minio.js';
 import { cacheRoot, removeDir, repoRoot } from '../support/paths.js';
 import { sleep } from '../support/process.js';
 
@@ -84,3 +88,23 @@ for (const e of endings) {
     assert.equal(existsSync(dir), false);
   });
 }
+
+test('b: a daemon that cannot bind its port ends the start at once, named with its log, and the host is restored', { skip, timeout: 600_000 }, async () => {
+  const before = await lockedHostState();
+  const [port] = (await freePorts(1)) as [number];
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
+  try {
+    const t = Date.now();
+    // without the check, up waited out the 120 s for a default ServiceAccount that never came
+    await assert.rejects(LocalCluster.start({ ports: { KCM_PORT: port } }), (err: Error) => {
+      assert.match(err.message, /kube-controller-manager exited while waiting for/);
+      assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port}`), 'its log says which address it could not bind');
+      return true;
+    });
+    console.log(`# start failed ${((Date.now() - t) / 1000).toFixed(1)} s after it began`);
+  } finally {
+    holder.close();
+  }
+  assert.deepEqual(hostChanges(before, await lockedHostState()), [], 'the host is as before');
+});

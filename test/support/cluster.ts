@@ -174,7 +174,12 @@ async function rssMiB(pid: string): Promise<number> {
 export interface StartOptions {
   /** Seconds to wait for another test cluster on this host to finish (default 900). */
   lockWaitSeconds?: number;
+  /** Ports to use instead of free ones (a test that takes one first, to see a daemon fail to bind). */
+  ports?: Partial<Record<ClusterPort, number>>;
 }
+
+const CLUSTER_PORTS = ['ETCD_PORT', 'ETCD_PEER_PORT', 'APISERVER_PORT', 'KUBELET_PORT', 'KUBELET_HEALTHZ_PORT', 'KCM_PORT', 'SCHEDULER_PORT'] as const;
+export type ClusterPort = (typeof CLUSTER_PORTS)[number];
 
 export class LocalCluster {
   readonly kubeconfig: string;
@@ -238,9 +243,8 @@ export class LocalCluster {
   }
 
   private async up(opts: StartOptions): Promise<void> {
-    const names = ['ETCD_PORT', 'ETCD_PEER_PORT', 'APISERVER_PORT', 'KUBELET_PORT', 'KUBELET_HEALTHZ_PORT', 'KCM_PORT', 'SCHEDULER_PORT'] as const;
-    const free = await freePorts(names.length);
-    const ports = Object.fromEntries(names.map((name, i) => [name, free[i] as number])) as Record<(typeof names)[number], number>;
+    const free = await freePorts(CLUSTER_PORTS.length);
+    const ports = Object.fromEntries(CLUSTER_PORTS.map((name, i) => [name, opts.ports?.[name] ?? (free[i] as number)])) as Record<ClusterPort, number>;
     const env = {
       KUBE_BIN: binDir,
       PAUSE_TAR: path.join(k8sCache, 'pause.tar'),

@@ -1,7 +1,7 @@
 // A throw-away MinIO server on 127.0.0.1 for one test file.
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { access, constants } from 'node:fs/promises';
+import { access, constants, readFile } from 'node:fs/promises';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { makeTempDir, minioBin, removeDir } from './paths.js';
 import { sleep, startProcess, type ManagedProcess } from './process.js';
@@ -20,29 +20,52 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * `count` distinct ports that were free on 127.0.0.1 a moment ago. Held open
- * together until all are known: one at a time, the kernel may hand a port it
- * just gave out again (a cluster start failed on that once).
+ * `count` distinct ports that were free on 127.0.0.1 a moment ago, for a
+ * server started afterwards.
+ *
+ * Taken below the kernel's ephemeral range: a port from listen(0) lies inside
+ * it, and once released, any outgoing connection (an apiserver's to etcd, a
+ * kubectl poll) may take it as its local port before the server binds it. A
+ * CI cluster's default ServiceAccount never appeared, which is how a
+ * controller-manager that could not bind its port looks. Held open together
+ * until all are known, so that one call never names a port twice.
  */
 export async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer());
+  const [low, high] = await belowEphemeralRange();
+  const servers: Server[] = [];
   try {
-    return await Promise.all(
-      servers.map(
-        (srv) =>
-          new Promise<number>((resolve, reject) => {
-            srv.once('error', reject);
-            srv.listen(0, '127.0.0.1', () => {
-              const addr = srv.address();
-              if (addr && typeof addr === 'object') resolve(addr.port);
-              else reject(new Error('no port'));
-            });
-          }),
-      ),
-    );
+    const ports: number[] = [];
+    for (let tries = 0; ports.length < count; tries++) {
+      if (tries >= count * 50) throw new Error(`no ${count} free ports on 127.0.0.1 in ${low}-${high}`);
+      const candidate = low + Math.floor(Math.random() * (high - low + 1));
+      if (ports.includes(candidate)) continue;
+      const srv = createServer();
+      if (await listens(srv, candidate)) {
+        servers.push(srv);
+        ports.push(candidate);
+      }
+    }
+    return ports;
   } finally {
-    await Promise.all(servers.map((srv) => new Promise<void>((resolve) => (srv.listening ? srv.close(() => resolve()) : resolve()))));
+    await Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
   }
+}
+
+/** Ports the kernel hands out to nobody on its own: up to 16,384 just below the ephemeral range. */
+export async function belowEphemeralRange(): Promise<[number, number]> {
+  const text = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768 60999');
+  const ephemeralLow = Number(text.trim().split(/\s+/)[0]);
+  if (!Number.isInteger(ephemeralLow) || ephemeralLow <= 2048) {
+    throw new Error(`the ephemeral port range starts at ${text.trim()}: no room below it for test servers`);
+  }
+  return [Math.max(1024, ephemeralLow - 16_384), ephemeralLow - 1];
+}
+
+function listens(srv: Server, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => resolve(true));
+  });
 }
 
 export interface MinioCredentials {

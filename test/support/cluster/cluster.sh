@@ -222,18 +222,32 @@ start() {
   log "started $name (pid $!)"
 }
 
-# wait_for DESC SECONDS CMD...: polls CMD every 0.25 s.
+# wait_for DESC SECONDS CMD...: polls CMD every 0.25 s. Gives up at once when
+# a daemon started so far has exited (a port it could not bind, a bad flag),
+# naming it, rather than waiting out the limit for what will never come.
 wait_for() {
   local desc=$1 limit=$2 start=$SECONDS
   shift 2
   until "$@" >/dev/null 2>&1; do
     ((SECONDS - start < limit)) || die "$desc not ready after ${limit}s"
+    check_daemons "$desc"
     sleep 0.25
   done
   log "$desc ready after $((SECONDS - start))s"
 }
 
 alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+
+# check_daemons DESC: dies naming the first daemon started by up that has exited, with its log's tail.
+check_daemons() {
+  local pid name
+  while read -r pid name; do
+    [ "$name" = guard ] && continue
+    kill -0 "$pid" 2>/dev/null && continue
+    tail -n 5 "$LOG/$name.log" >&2 2>/dev/null || true
+    die "$name exited while waiting for $1 (its log: $LOG/$name.log)"
+  done <"$RUN/started"
+}
 
 # stop GRACE NAME...: SIGTERM to each by PID, together; SIGKILL to those
 # still alive after GRACE seconds.
