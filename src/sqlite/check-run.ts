@@ -3,6 +3,7 @@
 // except for files small enough to be checked in a few milliseconds.
 import Database from 'better-sqlite3';
 import type { CheckJob, CheckOutcome } from './sqlite-check.js';
+import { startReadAhead, type ReadAheadReport } from './read-ahead.js';
 
 export function runCheck(job: CheckJob): CheckOutcome {
   try {
@@ -21,8 +22,15 @@ export function runCheck(job: CheckJob): CheckOutcome {
         const check = job.level === 'full' ? 'integrity_check' : 'quick_check';
         return { ok: false, code: 'TOO_LARGE', message: `${pageCount} pages, more than ${check} may check within its memory bound (${job.maxPages})` };
       }
-      const rows = db.pragma(job.level === 'full' ? 'integrity_check(20)' : 'quick_check(20)', { simple: false }) as Array<Record<string, unknown>>;
-      return { ok: true, messages: rows.map((row) => String(Object.values(row)[0])), pageCount };
+      const readAhead = job.readAheadBytes === undefined ? undefined : startReadAhead(db, job.file, job.readAheadBytes);
+      let rows: Array<Record<string, unknown>>;
+      let report: ReadAheadReport | undefined;
+      try {
+        rows = db.pragma(job.level === 'full' ? 'integrity_check(20)' : 'quick_check(20)', { simple: false }) as Array<Record<string, unknown>>;
+      } finally {
+        report = readAhead?.stop();
+      }
+      return { ok: true, messages: rows.map((row) => String(Object.values(row)[0])), pageCount, ...(report ? { readAhead: report } : {}) };
     } finally {
       db.close();
     }

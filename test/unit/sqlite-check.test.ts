@@ -5,16 +5,19 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { runCheck } from '../../src/sqlite/check-run.js';
-import { mapped, type CheckJob } from '../../src/sqlite/sqlite-check.js';
+import { howToRead, READ_AHEAD_BYTES, type CheckJob, type CheckOutcome } from '../../src/sqlite/sqlite-check.js';
 
 const MiB = 1 << 20;
 
-test('a private file that fits in the page cache is mapped; a shared one, or one too large, is read', () => {
+test('a private file that fits in the page cache is mapped; one too large is read with read-ahead when its window has room', () => {
   const own: CheckJob = { file: 'x', access: 'read-write', level: 'quick', exclusive: true };
-  assert.deepEqual(mapped(own, 64 * MiB, 100 * MiB), { ...own, mmapBytes: 64 * MiB });
-  assert.deepEqual(mapped(own, 101 * MiB, 100 * MiB), own);
+  assert.deepEqual(howToRead(own, 64 * MiB, 100 * MiB), { ...own, mmapBytes: 64 * MiB });
+  assert.deepEqual(howToRead(own, 101 * MiB, 100 * MiB), { ...own, readAheadBytes: READ_AHEAD_BYTES });
+  assert.deepEqual(howToRead(own, 101 * MiB, 10 * MiB), { ...own, readAheadBytes: 5 * MiB });
+  assert.deepEqual(howToRead(own, 101 * MiB, 1 * MiB), own, 'no room for a window');
   const shared: CheckJob = { file: 'x', access: 'read-only', level: 'quick' };
-  assert.deepEqual(mapped(shared, 64 * MiB, 100 * MiB), shared);
+  assert.deepEqual(howToRead(shared, 64 * MiB, 100 * MiB), shared, 'a file others may truncate is never mapped');
+  assert.deepEqual(howToRead(shared, 101 * MiB, 100 * MiB), { ...shared, readAheadBytes: READ_AHEAD_BYTES });
 });
 
 /** A database of a table and an index over a few hundred pages, closed. */
@@ -30,24 +33,33 @@ function database(dir: string): string {
   return file;
 }
 
-test('mapped, the check finds what it finds read: a sound file is ok, a scribbled index page is not', () => {
+/** The outcome without the read-ahead's counters. */
+function result(outcome: CheckOutcome): CheckOutcome {
+  if (!outcome.ok) return outcome;
+  const { readAhead: _, ...rest } = outcome;
+  return rest;
+}
+
+test('mapped or read ahead, the check finds what it finds read: a sound file is ok, a scribbled index page is not', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'sqlite-check-'));
   try {
     const file = database(dir);
     const size = statSync(file).size;
-    for (const mmapBytes of [undefined, size]) {
-      const job: CheckJob = { file, access: 'read-write', level: 'quick', exclusive: true, ...(mmapBytes ? { mmapBytes } : {}) };
-      const sound = runCheck(job);
-      assert.deepEqual(sound, { ok: true, messages: ['ok'], pageCount: size / 4096 });
+    const ways = [{}, { mmapBytes: size }, { readAheadBytes: MiB }];
+    for (const way of ways) {
+      const sound = runCheck({ file, access: 'read-write', level: 'quick', exclusive: true, ...way });
+      assert.deepEqual(result(sound), { ok: true, messages: ['ok'], pageCount: size / 4096 });
     }
     // Overwrite the middle of the last page (a leaf of the table or index) with garbage.
     const fd = openSync(file, 'r+');
     writeSync(fd, Buffer.alloc(2048, 0x5a), 0, 2048, size - 4096 + 8);
     closeSync(fd);
-    const results = [undefined, size].map((mmapBytes) => runCheck({ file, access: 'read-write', level: 'quick', exclusive: true, ...(mmapBytes ? { mmapBytes } : {}) }));
+    const results = ways.map((way) => runCheck({ file, access: 'read-write', level: 'quick', exclusive: true, ...way }));
     assert.equal(results[0]?.ok, true);
     assert.notDeepEqual((results[0] as { messages: readonly string[] }).messages, ['ok']);
     assert.deepEqual(results[1], results[0]);
+    assert.ok(results[2]?.ok && results[2].readAhead, 'the read-ahead ran beside the check');
+    assert.deepEqual(result(results[2]), results[0]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
