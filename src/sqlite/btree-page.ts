@@ -55,8 +55,11 @@ export function leafOverflowChains(page: Uint8Array, headerOffset: number, usabl
   // the most and least payload kept on the page (file format, "Cell Payload Overflow Pages")
   const maxLocal = type === LEAF_TABLE ? usableSize - 35 : Math.floor(((usableSize - 12) * 64) / 255) - 23;
   const minLocal = Math.floor(((usableSize - 12) * 32) / 255) - 23;
+  // A real leaf holds at most this many cells that overflow (each keeps minLocal bytes and a
+  // pointer); a crafted one pointing many cells at one cell gets no more.
+  const maxChains = Math.floor(usableSize / (minLocal + 4));
   const chains: OverflowChain[] = [];
-  for (let i = cells - 1; i >= 0; i--) {
+  for (let i = cells - 1; i >= 0 && chains.length < maxChains; i--) {
     let at = view.getUint16(pointers + i * 2);
     const payload = varint(page, at);
     if (!payload) continue;

@@ -157,4 +157,13 @@ test('interiorChildren and leafOverflowChains refuse what does not fit the page'
   leaf.set([0x87, 0xff, 0xff, 0x7f, 0x01], PAGE - 12);
   assert.deepEqual(leafOverflowChains(leaf, 0, PAGE), []);
   assert.deepEqual(leafOverflowChains(interiorPage([2, 3]), 0, PAGE), []);
+
+  // 1,000 cell pointers at one cell with a 2^40-byte payload: no more chains than a real leaf can hold
+  const crafted = leafPage();
+  const craftedView = new DataView(crafted.buffer);
+  craftedView.setUint16(3, 1000);
+  for (let i = 0; i < 1000; i++) craftedView.setUint16(8 + i * 2, 2100);
+  crafted.set([0xa0, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01], 2100); // payload 2^40 (a 6-byte varint), rowid 1
+  const chains = leafOverflowChains(crafted, 0, PAGE);
+  assert.ok(chains.length > 0 && chains.length <= 8, `${chains.length} chains`);
 });
