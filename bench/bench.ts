@@ -5,6 +5,7 @@
 // bench/README.md). Nothing here fails the process on a MISS: the exit code is
 // non-zero only when something broke (a restore failed, or restored the wrong
 // data).
+import { rmSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../src/config.js';
@@ -31,6 +32,8 @@ const params = parseParams(process.env);
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const runDir = path.join(tmpRoot, `bench-run-${process.pid}`);
+// an interrupted run (SIGINT exits) leaves no restored databases behind either
+process.once('exit', () => rmSync(runDir, { recursive: true, force: true }));
 const started = performance.now();
 
 // --- output ------------------------------------------------------------------

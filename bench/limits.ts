@@ -7,6 +7,7 @@
 // (its size + 400 MiB), and no limits. Best of BENCH_RUNS each, tools
 // interleaved, with the ratio ours / Litestream of the same setting. Needs
 // root and cgroup v2 (memory and cpu controllers) or v1.
+import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileSha256, logicalDigest } from '../test/support/digest.js';
@@ -37,6 +38,8 @@ const { v3 } = backup;
 const minio = await startMinioAt(backup.dataDir, v3.credentials);
 const replica: Replica = { s3: { endpoint: minio.endpoint, region: minio.region, accessKey: minio.accessKey, secretKey: minio.secretKey }, bucket: v3.bucket, prefix: v3.prefix };
 const dir = path.join(tmpRoot, `bench-limits-${process.pid}`);
+// an interrupted run (SIGINT exits) leaves no 1 GiB restore behind either
+process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 const rows: string[] = [];
 let checked = false;
 try {
