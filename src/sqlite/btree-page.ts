@@ -3,6 +3,11 @@
 // leaf's overflow chains. Pure and defensive: a page that does not parse gives
 // undefined or nothing, never an exception; read-ahead only uses it as a guide.
 
+/** Where a page's B-tree header starts: after the 100-byte file header on page 1. */
+export function headerOffset(pageNo: number): number {
+  return pageNo === 1 ? 100 : 0;
+}
+
 const INTERIOR_INDEX = 2;
 const INTERIOR_TABLE = 5;
 const LEAF_INDEX = 10;
@@ -12,7 +17,7 @@ const LEAF_TABLE = 13;
  * An interior page's child page numbers in the reverse of the check's order
  * (popping them gives the right-most child first, then cell n-1 down to cell
  * 0); empty for a leaf; undefined for a page that is not a B-tree page.
- * `headerOffset` is 100 on page 1 (after the file header), else 0.
+ * `headerOffset`: see headerOffset().
  */
 export function interiorChildren(page: Uint8Array | undefined, headerOffset: number): number[] | undefined {
   if (!page || page.length < headerOffset + 12) return undefined;

@@ -6,7 +6,7 @@
 // from the caller, and a page that does not parse ends the walk of its subtree
 // (the check itself reports the damage; this only guides reads ahead of it).
 
-import { interiorChildren } from './btree-page.js';
+import { headerOffset, interiorChildren } from './btree-page.js';
 
 /** Reads page `pageNo` (1-based), or undefined when it cannot be read. */
 export type PageReader = (pageNo: number) => Uint8Array | undefined;
@@ -45,7 +45,7 @@ export function checkOrder(read: PageReader, roots: readonly number[], pageCount
     // depth-first with an explicit stack of the children still to visit, last first
     const stack: number[][] = [];
     const pushChildren = (pageNo: number): void => {
-      const children = stack.length < leafDepth ? interiorChildren(read(pageNo), pageNo === 1 ? 100 : 0) : undefined;
+      const children = stack.length < leafDepth ? interiorChildren(read(pageNo), headerOffset(pageNo)) : undefined;
       if (children) stack.push(children);
     };
     pushChildren(root);
@@ -65,7 +65,7 @@ export function checkOrder(read: PageReader, roots: readonly number[], pageCount
 function depthOfLeaves(read: PageReader, root: number): number {
   let pageNo = root;
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
-    const children = interiorChildren(read(pageNo), pageNo === 1 ? 100 : 0);
+    const children = interiorChildren(read(pageNo), headerOffset(pageNo));
     if (!children || children.length === 0) return depth;
     pageNo = children[children.length - 1]!;
   }

@@ -22,7 +22,7 @@ export function runCheck(job: CheckJob): CheckOutcome {
         const check = job.level === 'full' ? 'integrity_check' : 'quick_check';
         return { ok: false, code: 'TOO_LARGE', message: `${pageCount} pages, more than ${check} may check within its memory bound (${job.maxPages})` };
       }
-      const readAhead = job.readAheadBytes === undefined ? undefined : startReadAhead(db, job.file, job.readAheadBytes);
+      const readAhead = job.readAheadBytes === undefined ? undefined : startReadAhead(db, job.file, pageCount, job.readAheadBytes);
       let rows: Array<Record<string, unknown>>;
       let report: ReadAheadReport | undefined;
       try {

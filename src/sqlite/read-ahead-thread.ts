@@ -4,11 +4,11 @@
 // (check-order.ts) and where the check is from the pread64 SQLite's thread is
 // blocked in, sampled every millisecond (pread-position.ts). Advisory: any
 // failure just ends it, and the check goes on reading for itself.
-import { openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { workerData } from 'node:worker_threads';
-import { leafOverflowChains, type OverflowChain } from './btree-page.js';
+import { headerOffset, leafOverflowChains, type OverflowChain } from './btree-page.js';
 import { checkOrder } from './check-order.js';
 import { preadOffset } from './pread-position.js';
 import { ReadAheadCounters, type ReadAheadJob } from './read-ahead.js';
@@ -43,13 +43,20 @@ async function main(): Promise<void> {
   const syscallFile = `/proc/self/task/${job.checkThread}/syscall`;
   readFileSync(syscallFile, 'utf8'); // throws where it cannot be read (then no read-ahead)
 
-  const fd = openSync(path, 'r');
   const page = new Uint8Array(job.pageSize);
-  const order = checkOrder((pageNo) => (readSync(fd, page, 0, job.pageSize, (pageNo - 1) * job.pageSize) === job.pageSize ? page : undefined), job.roots, job.pageCount, job.maxOrderedPages);
+  const fd = openSync(path, 'r');
+  let order: ReturnType<typeof checkOrder>;
+  let usableSize: number;
+  try {
+    order = checkOrder((pageNo) => (readSync(fd, page, 0, job.pageSize, (pageNo - 1) * job.pageSize) === job.pageSize ? page : undefined), job.roots, job.pageCount, job.maxOrderedPages);
+    // the bytes of a page that hold data: less those reserved at each page's end (file header byte 20)
+    usableSize = readSync(fd, page, 0, job.pageSize, 0) === job.pageSize ? job.pageSize - (page[20] ?? 0) : job.pageSize;
+  } finally {
+    closeSync(fd);
+  }
   if (!order) return;
   report.set('orderedPages', order.pages.length);
-  // the bytes of a page that hold data: less those reserved at each page's end (file header byte 20)
-  const usableSize = readSync(fd, page, 0, job.pageSize, 0) === job.pageSize ? job.pageSize - (page[20] ?? 0) : job.pageSize;
+  const { indexOf } = order;
   const rangePages = Math.max(1, Math.floor(MAX_RANGE_BYTES / job.pageSize));
   const plan = new ReadAheadPlan(order, Math.max(1, Math.floor(job.windowBytes / job.pageSize)), GAP_PAGES, rangePages);
 
@@ -90,8 +97,8 @@ async function main(): Promise<void> {
     const chains: OverflowChain[] = [];
     for (let i = 0; i < range.count; i++) {
       const pageNo = range.first + i;
-      if ((order!.indexOf[pageNo] ?? -1) < 0) continue;
-      chains.push(...leafOverflowChains(buffer.subarray(i * job.pageSize, (i + 1) * job.pageSize), pageNo === 1 ? 100 : 0, usableSize));
+      if ((indexOf[pageNo] ?? -1) < 0) continue;
+      chains.push(...leafOverflowChains(buffer.subarray(i * job.pageSize, (i + 1) * job.pageSize), headerOffset(pageNo), usableSize));
     }
     for (const chain of chains) await readChain(file, buffer, chain);
   }

@@ -54,11 +54,11 @@ export interface ReadAhead {
 
 /**
  * Starts reading ahead of a check that `db` (open on `file`, its first page
- * read) is about to run on this, the main, thread; undefined where it
+ * read, `pageCount` pages) is about to run on this, the main, thread; undefined where it
  * cannot: another thread, an architecture without a known pread64 number, or
  * a schema that cannot be read (the check reports that).
  */
-export function startReadAhead(db: Database.Database, file: string, windowBytes: number): ReadAhead | undefined {
+export function startReadAhead(db: Database.Database, file: string, pageCount: number, windowBytes: number): ReadAhead | undefined {
   const pread64 = pread64Number();
   // the check's thread is found by the process's id, which is the main thread's
   if (pread64 === undefined || !isMainThread) return undefined;
@@ -73,7 +73,7 @@ export function startReadAhead(db: Database.Database, file: string, windowBytes:
     file,
     roots,
     pageSize: db.pragma('page_size', { simple: true }) as number,
-    pageCount: db.pragma('page_count', { simple: true }) as number,
+    pageCount,
     windowBytes,
     maxOrderedPages: MAX_ORDERED_PAGES,
     checkThread: process.pid,
