@@ -32,7 +32,7 @@ const params = parseParams(process.env);
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const runDir = path.join(tmpRoot, `bench-run-${process.pid}`);
-// an interrupted run (SIGINT exits) leaves no restored databases behind either
+// removed at exit, also after SIGINT/SIGTERM (process.exit skips finally blocks)
 process.once('exit', () => rmSync(runDir, { recursive: true, force: true }));
 const started = performance.now();
 
@@ -375,8 +375,6 @@ try {
 } catch (err) {
   process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
-} finally {
-  await rm(runDir, { recursive: true, force: true });
 }
 // The S3 clients' keep-alive sockets may hold the event loop open.
 process.exit();

@@ -240,10 +240,10 @@ alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
 # check_daemons DESC: dies naming the first daemon started by up that has exited, with its log's tail.
 check_daemons() {
-  local pid name
-  while read -r pid name; do
+  local _pid name
+  while read -r _pid name; do
     [ "$name" = guard ] && continue
-    kill -0 "$pid" 2>/dev/null && continue
+    alive "$name" && continue
     tail -n 5 "$LOG/$name.log" >&2 2>/dev/null || true
     die "$name exited while waiting for $1 (its log: $LOG/$name.log)"
   done <"$RUN/started"
