@@ -1,11 +1,12 @@
 // SIGTERM in the middle of a large download (a snapshot, or a WAL segment
-// decoded in a worker thread): the CLI cleans up and exits with code 143
-// itself; no temp file remains and the existing database is untouched. The
-// download goes through a bandwidth-limited proxy so it lasts long enough to be
-// interrupted deterministically.
+// decoded in a worker thread) or of SQLite's check in its child process: the
+// CLI cleans up and exits with code 143 itself; no temp file or process
+// remains and the existing database is untouched. The download goes through a
+// bandwidth-limited proxy so it lasts long enough to be interrupted
+// deterministically; the check's child is stopped (SIGSTOP) for the same reason.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { makeBackup, type SourceBackup } from '../support/backup.js';
@@ -116,7 +117,7 @@ function afterTempFile(dir: string): Trigger {
 }
 
 /** Restores `prefix` into a fresh `<work>/<name>/app.db` holding a small database, through the throttle, interrupted by `trigger`. */
-async function interruptedRestore(name: string, prefix: string, trigger: (dir: string) => Trigger) {
+async function interruptedRestore(name: string, prefix: string, trigger: (dir: string, child: ChildProcess) => Trigger) {
   const dir = path.join(work, name);
   await mkdir(dir);
   const dbPath = path.join(dir, 'app.db');
@@ -131,7 +132,7 @@ async function interruptedRestore(name: string, prefix: string, trigger: (dir: s
       s3: s3Env(minio, { endpoint: throttle.endpoint }),
       extra: { SQLITE_RESTORE_IF_EXISTS: 'overwrite' },
     }),
-    { onSpawn: (child) => interruptWhen(child, trigger(dir), state) },
+    { onSpawn: (child) => interruptWhen(child, trigger(dir, child), state) },
   );
   const stopMs = Date.now() - (state.sentAt ?? NaN);
   console.log(`# SIGTERM sent: ${state.trigger ?? 'never'}, ${state.delivered} bytes downloaded by then; exited ${stopMs} ms after SIGTERM`);
@@ -182,4 +183,56 @@ test('SIGTERM while a large WAL segment is decoded in a worker thread → exit 1
   );
   assert.ok(run.stopMs < 1_500, `the CLI must stop within a second of SIGTERM, worker thread and all (took ${run.stopMs} ms)`);
   await assertInterrupted(run);
+});
+
+/** The pids of `parent`'s children whose command line names `script`. */
+async function childrenRunning(parent: number, script: string): Promise<number[]> {
+  const found: number[] = [];
+  const tasks = await readdir(`/proc/${parent}/task`).catch(() => [] as string[]);
+  for (const task of tasks) {
+    const children = await readFile(`/proc/${parent}/task/${task}/children`, 'utf8').catch(() => '');
+    for (const pid of children.split(' ').filter(Boolean).map(Number)) {
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline.includes(script)) found.push(pid);
+    }
+  }
+  return found;
+}
+
+/** Whether `pid` is a process that has not ended (a zombie has ended). */
+async function running(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== '' && state !== 'Z';
+}
+
+test('SIGTERM while SQLite checks the restored file in its child process → exit 143 within a second, no child left', { timeout: 180_000 }, async () => {
+  const stopped: number[] = [];
+  try {
+    // The 160 MiB file is checked in a child; stopped there, the check cannot
+    // finish before SIGTERM, and only the CLI's kill can end it.
+    const run = await interruptedRestore('interrupted-check', 'big', (_dir, child) => async () => {
+      const [pid] = await childrenRunning(child.pid ?? -1, 'check-child');
+      if (pid === undefined) return undefined;
+      process.kill(pid, 'SIGSTOP');
+      stopped.push(pid);
+      return `the check's child (pid ${pid}) stopped`;
+    });
+    assert.ok(run.stopMs < 1_500, `the CLI must stop within a second of SIGTERM, check and all (took ${run.stopMs} ms)`);
+    await assertInterrupted(run);
+    await sleep(200);
+    assert.deepEqual(
+      (await Promise.all(stopped.map(async (pid) => ((await running(pid)) ? pid : undefined)))).filter(Boolean),
+      [],
+      "the check's child process must be killed with the restore",
+    );
+  } finally {
+    for (const pid of stopped) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone, as it should be
+      }
+    }
+  }
 });
