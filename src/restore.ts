@@ -2,7 +2,6 @@
 //   directories -> lock -> leftovers -> marker slot -> existing database -> plan
 //   -> fetch+apply (build) -> verify -> publish -> marker
 // Whatever fails, the target path is left as it was and temp files are removed.
-import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { buildDatabase } from './apply/build.js';
@@ -14,6 +13,7 @@ import { inspectTarget, judgeExisting } from './local/existing-database.js';
 import { trackTemp } from './local/exit-cleanup.js';
 import { acquireRestoreLock, lockDeadline } from './local/lock.js';
 import { previousProvenance, reserveMarker, type Marker, type MarkerSlot } from './local/marker.js';
+import { fileSha256 } from './local/file-sha256.js';
 import { verifyFromDiskWarning } from './local/page-cache-room.js';
 import { publishFile } from './local/publish.js';
 import { removeLeftovers, removeQuietly, tempPaths } from './local/temp-files.js';
@@ -33,24 +33,6 @@ export interface RestoreDeps {
   readonly signal: AbortSignal;
   /** Stamps the run's phase on its log lines (cli.ts); absent in unit tests. */
   readonly phases?: PhaseTracker;
-}
-
-/** One reused buffer: a stream would allocate the whole file's size in buffers for the collector. */
-async function sha256Of(file: string, signal: AbortSignal): Promise<string> {
-  const hash = createHash('sha256');
-  const buffer = Buffer.allocUnsafe(1 << 20);
-  const handle = await open(file, 'r');
-  try {
-    for (;;) {
-      signal.throwIfAborted();
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-    }
-  } finally {
-    await handle.close();
-  }
-  return hash.digest('hex');
 }
 
 /** Flushes a file this run wrote; a write-back error (a full disk, EIO) surfaces here. */
@@ -193,7 +175,7 @@ async function restoreLocked({ config, store, layout, log, signal, phases }: Res
       // the flush (about 0.5 s per GiB here) costs no time of its own.
       const [verified, sha256] = await Promise.all([
         verifyDatabase(temp.db, verify, candidate.source.snapshot?.toString() ?? candidate.layout, signal),
-        sha256Of(temp.db, signal),
+        fileSha256(temp.db, signal),
         syncFile(temp.db),
       ]);
       // Opening the file for checks may leave SQLite's side files: never publish those.
