@@ -11,22 +11,21 @@ const BUFFER_BYTES = 1 << 20;
 export async function fileSha256(file: string, signal: AbortSignal): Promise<string> {
   signal.throwIfAborted();
   const hash = createHash('sha256');
-  const buffers = [Buffer.allocUnsafe(BUFFER_BYTES), Buffer.allocUnsafe(BUFFER_BYTES)] as const;
   const handle = await open(file, 'r');
   let reading: Promise<{ bytesRead: number }> | undefined;
   try {
     let position = 0;
-    let next = 0;
-    reading = handle.read(buffers[next], 0, BUFFER_BYTES, position);
+    let full = Buffer.allocUnsafe(BUFFER_BYTES);
+    let next = Buffer.allocUnsafe(BUFFER_BYTES);
+    reading = handle.read(full, 0, BUFFER_BYTES, position);
     for (;;) {
       const { bytesRead } = await reading;
       if (bytesRead === 0) break;
       signal.throwIfAborted();
-      const full = buffers[next];
       position += bytesRead;
-      next ^= 1;
-      reading = handle.read(buffers[next], 0, BUFFER_BYTES, position);
+      reading = handle.read(next, 0, BUFFER_BYTES, position);
       hash.update(full.subarray(0, bytesRead));
+      [full, next] = [next, full];
     }
   } finally {
     // A read still in flight (an abort) settles before the descriptor closes.
