@@ -181,7 +181,10 @@ async function restoreLocked({ config, store, layout, log, signal, phases }: Res
       // Opening the file for checks may leave SQLite's side files: never publish those.
       for (const suffix of ['-wal', '-shm']) await removeQuietly(`${temp.db}${suffix}`);
       const verifyMs = Date.now() - tVerify;
-      log.info({ event: 'verified', verify, pageCount: verified.pageCount, sha256, durationMs: verifyMs }, `verified (${verify}) in ${verifyMs} ms`);
+      log.info(
+        { event: 'verified', verify, pageCount: verified.pageCount, sha256, durationMs: verifyMs, ...(verified.readAhead ? { readAhead: verified.readAhead } : {}) },
+        `verified (${verify}) in ${verifyMs} ms`,
+      );
       return { built, verified, sha256, verify, downloadMs, verifyMs };
     } finally {
       progress.stop();

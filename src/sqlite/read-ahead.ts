@@ -21,6 +21,7 @@ export interface ReadAheadJob {
   readonly counters: SharedArrayBuffer;
 }
 
+/** seen: samples that found the check in a pread of the file. */
 const COUNTERS = ['orderedPages', 'samples', 'seen', 'bytesRead'] as const;
 export type ReadAheadReport = Record<(typeof COUNTERS)[number], number>;
 

@@ -4,11 +4,14 @@ import fs from 'node:fs/promises';
 import type { VerifyLevel } from '../config.js';
 import { CorruptBackupError } from '../errors.js';
 import { checkDbFile, DB_HEADER_SIZE, parseDbHeader } from './header.js';
+import type { ReadAheadReport } from './read-ahead.js';
 import { runSqliteCheck } from './sqlite-check.js';
 
 export interface VerifyResult {
   readonly pageSize: number;
   readonly pageCount: number;
+  /** What the check's read-ahead did, when it ran (logged). */
+  readonly readAhead?: ReadAheadReport;
 }
 
 /** Header and size sanity only; cheap enough to run on any file. */
@@ -41,5 +44,5 @@ export async function verifyDatabase(file: string, level: VerifyLevel, label: st
   if (outcome.pageCount !== result.pageCount) {
     throw new CorruptBackupError(`${label}: SQLite reports ${outcome.pageCount} pages but the file holds ${result.pageCount}`);
   }
-  return result;
+  return outcome.readAhead ? { ...result, readAhead: outcome.readAhead } : result;
 }

@@ -5,18 +5,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { runCheck } from '../../src/sqlite/check-run.js';
-import { howToRead, READ_AHEAD_BYTES, type CheckJob, type CheckOutcome } from '../../src/sqlite/sqlite-check.js';
+import { howToRead, INLINE_CHECK_BYTES, READ_AHEAD_BYTES, runSqliteCheck, type CheckJob, type CheckOutcome } from '../../src/sqlite/sqlite-check.js';
 
 const MiB = 1 << 20;
 
-test('a private file that fits in the page cache is mapped; one too large is read with read-ahead when its window has room', () => {
+test('a private file that fits in the page cache is mapped; every other file is read with read-ahead when its window has room', () => {
   const own: CheckJob = { file: 'x', access: 'read-write', level: 'quick', exclusive: true };
   assert.deepEqual(howToRead(own, 64 * MiB, 100 * MiB), { ...own, mmapBytes: 64 * MiB });
   assert.deepEqual(howToRead(own, 101 * MiB, 100 * MiB), { ...own, readAheadBytes: READ_AHEAD_BYTES });
   assert.deepEqual(howToRead(own, 101 * MiB, 10 * MiB), { ...own, readAheadBytes: 5 * MiB });
   assert.deepEqual(howToRead(own, 101 * MiB, 1 * MiB), own, 'no room for a window');
   const shared: CheckJob = { file: 'x', access: 'read-only', level: 'quick' };
-  assert.deepEqual(howToRead(shared, 64 * MiB, 100 * MiB), shared, 'a file others may truncate is never mapped');
+  assert.deepEqual(howToRead(shared, 64 * MiB, 100 * MiB), { ...shared, readAheadBytes: READ_AHEAD_BYTES }, 'a file others may truncate is never mapped');
   assert.deepEqual(howToRead(shared, 101 * MiB, 100 * MiB), { ...shared, readAheadBytes: READ_AHEAD_BYTES });
 });
 
@@ -60,6 +60,27 @@ test('mapped or read ahead, the check finds what it finds read: a sound file is 
     assert.deepEqual(results[1], results[0]);
     assert.ok(results[2]?.ok && results[2].readAhead, 'the read-ahead ran beside the check');
     assert.deepEqual(result(results[2]), results[0]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a database in place too large to check inline is checked in a child process with read-ahead, whose counters come back", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sqlite-check-'));
+  try {
+    const file = path.join(dir, 'app.db');
+    const db = new Database(file);
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)');
+    const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+    db.transaction(() => {
+      for (let i = 0; i < 20_000; i += 1) insert.run(Buffer.alloc(2000, i % 251));
+    })();
+    db.close();
+    assert.ok(statSync(file).size > INLINE_CHECK_BYTES, 'checked in a child process');
+    const outcome = await runSqliteCheck({ file, access: 'read-only', level: 'quick' }, new AbortController().signal);
+    assert.ok(outcome.ok, JSON.stringify(outcome));
+    assert.deepEqual(outcome.messages, ['ok']);
+    assert.equal(typeof outcome.readAhead?.bytesRead, 'number', `the child's read-ahead counters: ${JSON.stringify(outcome)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
