@@ -11,9 +11,9 @@ import { planWrittenAt, type Layout, type RestorePlan } from './layout/layout.js
 import { ensureDirectory } from './local/directories.js';
 import { inspectTarget, judgeExisting } from './local/existing-database.js';
 import { trackTemp } from './local/exit-cleanup.js';
+import { fileSha256 } from './local/file-sha256.js';
 import { acquireRestoreLock, lockDeadline } from './local/lock.js';
 import { previousProvenance, reserveMarker, type Marker, type MarkerSlot } from './local/marker.js';
-import { fileSha256 } from './local/file-sha256.js';
 import { verifyFromDiskWarning } from './local/page-cache-room.js';
 import { publishFile } from './local/publish.js';
 import { removeLeftovers, removeQuietly, tempPaths } from './local/temp-files.js';
