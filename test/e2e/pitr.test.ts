@@ -14,7 +14,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { TargetUnreachableError } from '../../src/errors.js';
 import { parseLtxKey, txidHex } from '../../src/layout/ltx/keys.js';
 import { planLtx } from '../../src/layout/ltx/plan.js';
-import { assertExit, assertJsonLogs, assertNoLeftovers, assertSameDatabase } from '../support/assertions.js';
+import { assertExit, assertJsonLogs, assertMarkerSha256, assertNoLeftovers, assertSameDatabase } from '../support/assertions.js';
 import { integrityCheck, logicalDigest, type DbDigest } from '../support/digest.js';
 import { startReplication } from '../support/litestream.js';
 import { startReplicationV5 } from '../support/litestream-v5.js';
@@ -125,6 +125,7 @@ async function expectRestored(replicaUrl: string, extra: Record<string, string>,
     assert.deepEqual(got.tables, expected.tables, `row counts for ${JSON.stringify(extra)}`);
     assert.equal(got.sha256, expected.sha256, `digest for ${JSON.stringify(extra)}`);
   }
+  await assertMarkerSha256(r, markerPath, target);
   const marker = await readMarker(markerPath);
   return (marker as unknown as { target: Record<string, unknown> }).target;
 }

@@ -24,7 +24,7 @@ import {
 import { cliEnv, readMarker, readTerminationLog, runRestore } from '../support/run-cli.js';
 import type { S3Server, S3ServerKind } from '../support/s3-server.js';
 import { prefill } from '../support/workload.js';
-import { assertExit, assertJsonLogs, assertNoLeftovers, assertSameDatabase } from '../support/assertions.js';
+import { assertExit, assertJsonLogs, assertMarkerSha256, assertNoLeftovers, assertSameDatabase } from '../support/assertions.js';
 
 export function restoreSuite(kind: S3ServerKind): void {
   const bucket = 'backups';
@@ -94,6 +94,7 @@ export function restoreSuite(kind: S3ServerKind): void {
     assertJsonLogs(r);
     await assertNoLeftovers(path.dirname(target));
     assertSameDatabase(target, backup.digest);
+    await assertMarkerSha256(r, markerPath, target);
 
     const marker = await readMarker(markerPath);
     const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { name: string; version: string };

@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { integrityCheck, logicalDigest, type DbDigest } from './digest.js';
+import { fileSha256, integrityCheck, logicalDigest, type DbDigest } from './digest.js';
 import { restoringLeftovers } from './paths.js';
-import { explain, type RunResult } from './run-cli.js';
+import { explain, readMarker, type RunResult } from './run-cli.js';
 
 export function assertExit(r: RunResult, code: number): void {
   assert.equal(r.signal, null, `the CLI must exit by itself, not die from a signal\n${explain(r)}`);
@@ -33,6 +33,11 @@ export function assertSameDatabase(restored: string, expected: DbDigest): void {
   assert.deepEqual(got.tables, expected.tables, 'row counts per table');
   assert.equal(got.pageSize, expected.pageSize, 'page size');
   assert.equal(got.sha256, expected.sha256, 'logical digest (schema + every row) of restored vs source');
+}
+
+/** The marker's sha256 is the SHA-256 of the published file. */
+export async function assertMarkerSha256(r: RunResult, markerPath: string, target: string): Promise<void> {
+  assert.equal((await readMarker(markerPath)).sha256, await fileSha256(target), `the marker's sha256 is the restored file's\n${explain(r)}`);
 }
 
 export const dirOf = (file: string): string => path.dirname(file);
