@@ -45,6 +45,15 @@ export class ReadAheadCounters {
   }
 }
 
+/** A report as another process printed it (the check's child), or undefined when it is not one. */
+export function parseReadAheadReport(value: unknown): ReadAheadReport | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const fields = value as Partial<Record<string, unknown>>;
+  const numbers = COUNTERS.map((name) => fields[name]);
+  if (!numbers.every((n) => typeof n === 'number' && Number.isFinite(n))) return undefined;
+  return Object.fromEntries(COUNTERS.map((name, i) => [name, numbers[i]])) as ReadAheadReport;
+}
+
 /** 2 Mi pages (8 GiB of 4 KiB pages): 16 MiB for the order. */
 export const MAX_ORDERED_PAGES = 2 << 20;
 

@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { InternalError } from '../errors.js';
 import { pageCacheRoom } from '../local/page-cache-room.js';
-import type { ReadAheadReport } from './read-ahead.js';
+import { parseReadAheadReport, type ReadAheadReport } from './read-ahead.js';
 
 export interface CheckJob {
   readonly file: string;
@@ -124,16 +124,10 @@ function parseOutcome(stdout: string): CheckOutcome | undefined {
     return undefined;
   }
   if (result.ok === true && Array.isArray(result.messages) && typeof result.pageCount === 'number') {
-    const readAhead = readAheadReport(result.readAhead);
+    const readAhead = parseReadAheadReport(result.readAhead);
     return { ok: true, messages: result.messages.map(String), pageCount: result.pageCount, ...(readAhead ? { readAhead } : {}) };
   }
   if (result.ok === false) return { ok: false, code: String(result.code ?? ''), message: String(result.message) };
   return undefined;
 }
 
-/** The read-ahead's counters as the child printed them; anything else is dropped (they are only logged). */
-function readAheadReport(value: unknown): ReadAheadReport | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const entries = Object.entries(value);
-  return entries.length > 0 && entries.length <= 8 && entries.every(([, v]) => typeof v === 'number' && Number.isFinite(v)) ? (value as ReadAheadReport) : undefined;
-}

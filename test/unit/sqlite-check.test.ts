@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { runCheck } from '../../src/sqlite/check-run.js';
+import { parseReadAheadReport } from '../../src/sqlite/read-ahead.js';
 import { howToRead, INLINE_CHECK_BYTES, READ_AHEAD_BYTES, runSqliteCheck, type CheckJob, type CheckOutcome } from '../../src/sqlite/sqlite-check.js';
 
 const MiB = 1 << 20;
@@ -84,4 +85,14 @@ test("a database in place too large to check inline is checked in a child proces
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the read-ahead's counters from the child: its four numbers, nothing else", () => {
+  const report = { orderedPages: 10, samples: 3, seen: 1, bytesRead: 4096 };
+  assert.deepEqual(parseReadAheadReport({ ...report, extra: 'x' }), report);
+  assert.equal(parseReadAheadReport({ ...report, seen: undefined }), undefined, 'a counter missing');
+  assert.equal(parseReadAheadReport({ ...report, bytesRead: '4096' }), undefined, 'not a number');
+  assert.equal(parseReadAheadReport({ ...report, samples: null }), undefined);
+  assert.equal(parseReadAheadReport('report'), undefined);
+  assert.equal(parseReadAheadReport(null), undefined);
 });
