@@ -9,8 +9,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { GetObjectCommand, SignatureV4, type S3Client } from './aws-sdk.js';
 
 export interface GetRequest {
   readonly key: string;

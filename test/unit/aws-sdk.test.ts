@@ -1,0 +1,26 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as sdk from '../../src/store/aws-sdk.js';
+
+const bundle = fileURLToPath(new URL('../../src/store/aws-sdk.js', import.meta.url));
+
+test('the built aws-sdk module exports what the S3 store uses', () => {
+  for (const name of ['S3Client', 'GetObjectCommand', 'ListObjectsV2Command', 'SignatureV4', 'fromNodeProviderChain'] as const) {
+    assert.equal(typeof sdk[name], 'function', name);
+  }
+});
+
+test('the built aws-sdk module is one bundle: loading it reads no file of the SDK packages', () => {
+  // Loaded from the packages, the SDK is hundreds of CommonJS files, each one
+  // in the loader's cache; the bundle is one ES module and fills none.
+  const script = `
+    import { createRequire } from 'node:module';
+    await import(${JSON.stringify(bundle)});
+    const loaded = Object.keys(createRequire(import.meta.url).cache);
+    console.log(JSON.stringify(loaded.filter((f) => /node_modules\\/@(aws-sdk|smithy|aws-crypto)\\//.test(f)).length));
+  `;
+  const sdkFiles = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } })) as number;
+  assert.equal(sdkFiles, 0);
+});
