@@ -24,3 +24,18 @@ test('the built aws-sdk module is one bundle: loading it reads no file of the SD
   const sdkFiles = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } })) as number;
   assert.equal(sdkFiles, 0);
 });
+
+test('no other product module loads an SDK package at run time: the image ships the bundle, not the packages', async () => {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const src = fileURLToPath(new URL('../../../src/', import.meta.url));
+  const offenders: string[] = [];
+  for (const entry of await readdir(src, { recursive: true })) {
+    if (!entry.endsWith('.ts') || entry === 'store/aws-sdk.ts') continue;
+    const text = await readFile(`${src}${entry}`, 'utf8');
+    // `import type` is erased by tsc; any other import or import() of these packages stays.
+    for (const [line] of text.matchAll(/^.*['"]@(?:aws-sdk|smithy|aws-crypto)\/[^'"]*['"].*$/gm)) {
+      if (!/^\s*import type /.test(line) && !/^\s*(\/\/|\*)/.test(line)) offenders.push(`src/${entry}: ${line.trim()}`);
+    }
+  }
+  assert.deepEqual(offenders, []);
+});
