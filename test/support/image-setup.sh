@@ -72,7 +72,7 @@ else
   say "helm $HELM_VERSION: building (a few minutes)"
   tmp="$(mktemp -d "$ROOT/.tmp/gobuild-helm.XXXXXX")"
   start=$SECONDS
-  if ! GOBIN="$tmp" GOFLAGS=-buildvcs=false CGO_ENABLED=0 go install "$HELM_MODULE/cmd/helm@$HELM_VERSION" >"$tmp/build.log" 2>&1; then
+  if ! GOBIN="$tmp" GOFLAGS=-buildvcs=false CGO_ENABLED=0 go install -ldflags="-s -w" "$HELM_MODULE/cmd/helm@$HELM_VERSION" >"$tmp/build.log" 2>&1; then
     tail -n 30 "$tmp/build.log" >&2
     rm -rf "$tmp"
     die "building helm failed"

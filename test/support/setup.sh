@@ -101,7 +101,8 @@ build_tool() {
   local tmp start
   tmp="$(mktemp -d "$ROOT/.tmp/gobuild-$name.XXXXXX")"
   start=$SECONDS
-  if ! GOBIN="$tmp" GOFLAGS=-buildvcs=false CGO_ENABLED=1 go install "$pkg@$version" >"$tmp/build.log" 2>&1; then
+  # No symbol table or DWARF (-s -w): linking MinIO took 13 s with them, 5 s without.
+  if ! GOBIN="$tmp" GOFLAGS=-buildvcs=false CGO_ENABLED=1 go install -ldflags="-s -w" "$pkg@$version" >"$tmp/build.log" 2>&1; then
     tail -n 30 "$tmp/build.log" >&2
     rm -rf "$tmp"
     die "building $name failed"
