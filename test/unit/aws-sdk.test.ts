@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as sdk from '../../src/store/aws-sdk.js';
 
@@ -26,7 +27,6 @@ test('the built aws-sdk module is one bundle: loading it reads no file of the SD
 });
 
 test('no other product module loads an SDK package at run time: the image ships the bundle, not the packages', async () => {
-  const { readdir, readFile } = await import('node:fs/promises');
   const src = fileURLToPath(new URL('../../../src/', import.meta.url));
   const offenders: string[] = [];
   for (const entry of await readdir(src, { recursive: true })) {
