@@ -160,7 +160,7 @@ async function restoreLocked({ config, store, layout, log, signal, phases }: Res
       const downloadMs = progress.stop();
       await removeQuietly(temp.spill);
       log.info(
-        { event: 'applied', ...built.details, transactions: built.transactions, pagesWritten: built.pagesWritten, pageSize: built.pageSize, durationMs: downloadMs },
+        { event: 'applied', ...built.details, transactions: built.transactions, pagesWritten: built.pagesWritten, pagesSpilled: built.pagesSpilled, pageSize: built.pageSize, durationMs: downloadMs },
         'backup applied',
       );
 

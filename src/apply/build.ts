@@ -1,9 +1,10 @@
 // Executes a restore plan into a new file, whatever its layout: a worker
 // thread decodes the first object (the snapshot) into the file through the
 // layout's snapshot source, while this thread hands the objects after it to
-// the layout's fold, which turns them into pages and commits; the surviving
-// pages are written once, when both are done (or earlier, at a commit, when
-// the page map or the spill outgrows its budget).
+// the layout's fold, which turns them into pages and commits. Pages the
+// snapshot has already passed go straight into the file; the others are
+// spilled, and the surviving ones written once, when both are done (or
+// earlier, at a commit, when the page map or the spill outgrows its budget).
 import { setMaxListeners } from 'node:events';
 import fs from 'node:fs/promises';
 import { CorruptBackupError, toLocalIoError } from '../errors.js';
@@ -11,6 +12,7 @@ import type { PlanStep, RestorePlan } from '../layout/layout.js';
 import type { Store } from '../store/store.js';
 import { fetchInOrder } from './fetch.js';
 import { FoldedPages, type SnapshotFacts } from './folded-pages.js';
+import { SnapshotProgress } from './snapshot-progress.js';
 import { writeSnapshot } from './snapshot-writer.js';
 import { SpillFile } from './spill.js';
 
@@ -28,8 +30,10 @@ export interface BuildResult {
   readonly pageSize: number;
   readonly pageCount: number;
   readonly transactions: number;
-  /** Pages written after the snapshot (each surviving page once per write-out). */
+  /** Pages written after the snapshot: straight into the file, and from the spill (each surviving page once per write-out). */
   readonly pagesWritten: number;
+  /** Pages that went through the spill file (those the snapshot had not passed yet). */
+  readonly pagesSpilled: number;
   /** Layout-specific figures (WAL segments and position, LTX files and TXID...). */
   readonly details: Readonly<Record<string, unknown>>;
 }
@@ -61,17 +65,19 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
       throw toLocalIoError(err, `creating ${options.spillPath}`);
     });
     const first = head.value.step;
+    const progress = new SnapshotProgress();
     const writing = writeSnapshot(head.value.buffer ?? head.value.body, {
       source: applier.snapshotSource(first),
       fd: db.fd,
       name: first.object.key,
       size: first.object.size,
+      progress: progress.buffer,
       signal,
     });
     const snapshot = writing.then((written) => applier.inspectSnapshot(written, first));
     // Also awaited by the pages' early write-outs; its failure is reported once, below.
     snapshot.catch(() => undefined);
-    const pages = new FoldedPages(spill, db, snapshot, signal);
+    const pages = new FoldedPages(spill, db, snapshot, progress, signal);
     if (applier.foldAfterSnapshot) await snapshot;
     const folding = applier.fold({ steps: iterator, count: plan.steps.length - 1, pages, signal });
     const [facts, fold] = await settleBoth(snapshot, folding, local);
@@ -83,6 +89,7 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
       pageCount: applied.pageCount,
       transactions: pages.transactions,
       pagesWritten: applied.pagesWritten,
+      pagesSpilled: applied.pagesSpilled,
       details: { ...fold.details, ...(applied.earlyFlushes > 0 ? { earlyWriteOuts: applied.earlyFlushes } : {}) },
     };
   } catch (err) {

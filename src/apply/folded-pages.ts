@@ -1,13 +1,19 @@
-// Where the layouts' appliers put pages: each page goes to the spill file and
-// the page map, and the surviving ones are written into the database file,
-// each once, when the fold ends, or earlier whenever the map or the spill
-// outgrow their budgets (at a commit, once the snapshot is in the file).
-// That keeps memory and scratch disk bounded whatever the backup holds, and
-// the database file is never sized beyond the pages actually written to it.
+// Where the layouts' appliers put pages. A page goes straight into the
+// database file when nothing can write an older copy over it later: the
+// snapshot has passed it (SnapshotProgress) and no shrink still to be applied
+// cuts it off. Any other page goes to the spill file and the page map, and
+// the surviving ones are written into the database file, each once, when the
+// fold ends, or earlier whenever the map or the spill outgrow their budgets
+// (at a commit, once the snapshot is in the file). That keeps memory and
+// scratch disk bounded whatever the backup holds, writes a page that follows
+// a finished snapshot once rather than twice, and never sizes the database
+// file beyond the pages actually written to it.
 import type fs from 'node:fs/promises';
 import { CorruptBackupError } from '../errors.js';
 import { Breather } from '../codec/decoder.js';
 import { PageMap } from './page-map.js';
+import { PageRuns } from './page-runs.js';
+import type { SnapshotProgress } from './snapshot-progress.js';
 import { SpillFile } from './spill.js';
 import { writeAllSync } from './write-all.js';
 
@@ -24,6 +30,15 @@ export interface PageSink {
   write(pgno: number, data: Uint8Array): void;
   /** Commits the current transaction, leaving the database at `size` pages. */
   commit(size: number): void;
+  /**
+   * Waits, when the snapshot is still being written and has not reached
+   * `pgno` yet, until it has (or is done), so that the page goes straight into
+   * the file rather than through the spill. For large objects whose pages
+   * ascend: the snapshot's writes ascend too, so the two move in step, and a
+   * page written once instead of twice is worth the wait. Undefined when
+   * there is nothing to wait for.
+   */
+  admit(pgno: number, pageSize: number): Promise<void> | undefined;
   /** Right after a commit: the map or the spill is over its budget, and relieve() would write the pages out. */
   readonly wantsRelief: boolean;
   /** Writes what is folded into the file when wantsRelief; call only right after commit(). */
@@ -46,31 +61,84 @@ const PENDING_BYTE = 0x40000000;
 
 export class FoldedPages implements PageSink {
   private readonly map = new PageMap();
+  private readonly direct: PageRuns;
   /** Database size in pages once everything applied so far is in the file. */
   private filePages: number | undefined;
   /** Leading pages of the file that hold written data (the rest would be zeros). */
   private backed = 0;
+  /** Size of every page written so far (0 before the first). */
+  private pageSize = 0;
   private pagesWritten = 0;
+  private pagesSpilled = 0;
   private flushes = 0;
   /** Nothing was written since the last commit: a transaction boundary. */
   private atCommit = false;
+  private snapshotDone = false;
 
   constructor(
     private readonly spill: SpillFile,
     private readonly db: fs.FileHandle,
     /** Resolves once the snapshot is in the file (and checked). */
     private readonly snapshot: Promise<SnapshotFacts>,
+    /** How far the snapshot's writes have got. */
+    private readonly progress: SnapshotProgress,
     private readonly signal: AbortSignal,
     private readonly budgets = { pages: MAP_BUDGET, spillBytes: SPILL_BUDGET },
-  ) {}
+  ) {
+    this.direct = new PageRuns(db.fd);
+    const done = () => (this.snapshotDone = true);
+    snapshot.then(done, done);
+  }
 
   get transactions(): number {
     return this.map.transactions;
   }
 
   write(pgno: number, data: Uint8Array): void {
-    this.map.write(pgno, this.spill.append(data));
     this.atCommit = false;
+    if (this.pageSize === 0) this.pageSize = data.length;
+    else if (data.length !== this.pageSize) throw new CorruptBackupError(`the backup's pages change size from ${this.pageSize} to ${data.length} bytes`);
+    if (this.writesThrough(pgno)) {
+      this.direct.write(data, (pgno - 1) * data.length);
+      this.map.supersede(pgno);
+      this.pagesWritten += 1;
+      return;
+    }
+    this.map.write(pgno, this.spill.append(data));
+    this.pagesSpilled += 1;
+  }
+
+  admit(pgno: number, pageSize: number): Promise<void> | undefined {
+    return this.snapshotAhead(pgno, pageSize) ? this.waitForSnapshot(pgno, pageSize) : undefined;
+  }
+
+  /** The snapshot is still being written and has not passed `pgno` yet. */
+  private snapshotAhead(pgno: number, pageSize: number): boolean {
+    return !this.snapshotDone && this.filePages === undefined && pgno * pageSize > this.progress.settled;
+  }
+
+  private async waitForSnapshot(pgno: number, pageSize: number): Promise<void> {
+    for (;;) {
+      const seen = this.progress.settled;
+      if (!this.snapshotAhead(pgno, pageSize)) return;
+      // Woken by each step of the snapshot; the timeout also notices its end or failure.
+      await this.progress.changed(seen, 50);
+      this.signal.throwIfAborted();
+    }
+  }
+
+  /**
+   * Whether a page can go into the file now: the snapshot will not write it
+   * again, it lies within the file as the last write-out left it, and no
+   * commit since then cut the database below it (the truncation still to
+   * come would cut it off). A shrink after this write cuts it off, as it
+   * should. Pages of a transaction held for its commit always wait.
+   */
+  private writesThrough(pgno: number): boolean {
+    if (this.map.isHolding || this.map.hasPending) return false;
+    const limit = this.filePages ?? Math.floor(this.progress.settled / this.pageSize);
+    const { minDbSize } = this.map.state;
+    return pgno <= limit && (minDbSize === undefined || pgno <= minDbSize);
   }
 
   commit(size: number): void {
@@ -97,11 +165,11 @@ export class FoldedPages implements PageSink {
   }
 
   /** Writes everything folded into the file and sizes it by the last commit; returns the summary. */
-  async finish(): Promise<{ pageCount: number; pagesWritten: number; earlyFlushes: number }> {
+  async finish(): Promise<{ pageCount: number; pagesWritten: number; pagesSpilled: number; earlyFlushes: number }> {
     this.map.discardPending();
     await this.apply();
     const facts = await this.snapshot;
-    return { pageCount: this.filePages ?? facts.pages, pagesWritten: this.pagesWritten, earlyFlushes: this.flushes };
+    return { pageCount: this.filePages ?? facts.pages, pagesWritten: this.pagesWritten, pagesSpilled: this.pagesSpilled, earlyFlushes: this.flushes };
   }
 
   /**
@@ -113,10 +181,13 @@ export class FoldedPages implements PageSink {
    * is a corrupt backup, not a reason to make a sparse file of any size.
    */
   private async apply(): Promise<void> {
+    // Before the truncation and the copies: a page spilled after it was written
+    // here is newer, and must land last.
+    this.direct.flush();
     const facts = await this.snapshot;
     const { pageSize } = facts;
-    if (this.spill.pageSize !== 0 && this.spill.pageSize !== pageSize) {
-      throw new CorruptBackupError(`the backup's pages are ${this.spill.pageSize} bytes but its snapshot's are ${pageSize}`);
+    if (this.pageSize !== 0 && this.pageSize !== pageSize) {
+      throw new CorruptBackupError(`the backup's pages are ${this.pageSize} bytes but its snapshot's are ${pageSize}`);
     }
     if (this.filePages === undefined) {
       this.filePages = facts.pages;

@@ -10,6 +10,8 @@
 // every page past its end, as SQLite's own file would.
 
 const EMPTY = 0; // page numbers start at 1
+/** The value of a page whose newest copy went straight into the file. */
+const SUPERSEDED = 0xffffffff;
 
 export interface CommitState {
   /** Page count after the last commit, or undefined before any. */
@@ -33,13 +35,17 @@ export class PageMap {
   /** Commits seen since the map was created (not reset by clear()). */
   transactions = 0;
 
-  /** Pages in the table. */
+  /** Pages in the table (superseded ones too: they still take room). */
   get entries(): number {
     return this.count;
   }
 
   get hasPending(): boolean {
     return this.pendingCount > 0;
+  }
+
+  get isHolding(): boolean {
+    return this.holding;
   }
 
   get state(): CommitState {
@@ -77,6 +83,23 @@ export class PageMap {
     this.minSize = this.minSize === undefined ? size : Math.min(this.minSize, size);
   }
 
+  /**
+   * A newer copy of `pgno` was written into the file itself: the committed
+   * one here must not be copied over it. Only outside a held transaction.
+   */
+  supersede(pgno: number): void {
+    if (this.count === 0) return;
+    const mask = this.keys.length - 1;
+    for (let i = hash(pgno) & mask; ; i = (i + 1) & mask) {
+      const key = this.keys[i] as number;
+      if (key === pgno) {
+        this.values[i] = SUPERSEDED;
+        return;
+      }
+      if (key === EMPTY) return;
+    }
+  }
+
   /** Drops frames of a transaction that never committed. */
   discardPending(): void {
     this.pendingCount = 0;
@@ -92,16 +115,19 @@ export class PageMap {
     this.minSize = undefined;
   }
 
-  /** Every page with its slot, ascending by slot (the spill is then read front to back). */
+  /** Every page still to be copied with its slot, ascending by slot (the spill is then read front to back). */
   bySlot(): { readonly pgnos: Uint32Array; readonly slots: Uint32Array } {
-    const pgnos = new Uint32Array(this.count);
-    const slots = new Uint32Array(this.count);
+    let live = 0;
+    for (let i = 0; i < this.keys.length; i += 1) if (this.keys[i] !== EMPTY && this.values[i] !== SUPERSEDED) live += 1;
+    const pgnos = new Uint32Array(live);
+    const slots = new Uint32Array(live);
     let n = 0;
     for (let i = 0; i < this.keys.length; i += 1) {
       const key = this.keys[i] as number;
-      if (key === EMPTY) continue;
+      const slot = this.values[i] as number;
+      if (key === EMPTY || slot === SUPERSEDED) continue;
       pgnos[n] = key;
-      slots[n] = this.values[i] as number;
+      slots[n] = slot;
       n += 1;
     }
     return sortBySlot(pgnos, slots);

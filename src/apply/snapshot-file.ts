@@ -5,7 +5,9 @@
 // the calling thread for a small snapshot, where starting a worker would cost
 // more than the decoding.
 import { ftruncateSync, write as writeAsync } from 'node:fs';
+import { InternalError } from '../errors.js';
 import { DB_HEADER_SIZE } from '../sqlite/header.js';
+import type { SnapshotProgress } from './snapshot-progress.js';
 import type { CreateSnapshotSource, SnapshotSource, SnapshotSourceSpec } from './snapshot-source.js';
 import { writeAllSync } from './write-all.js';
 
@@ -23,9 +25,15 @@ const ROOM = 4;
  * is copied into a few reused buffers, contiguous writes (an image's blocks,
  * an LTX snapshot's run of pages) into the same one; when none is free, it is
  * written synchronously, so memory stays fixed whatever a read decodes to.
+ *
+ * Writes must ascend, so that everything before the first write not yet
+ * completed is final: that offset is published as the snapshot's progress.
  */
 class ParallelWrites {
-  constructor(private readonly fd: number) {}
+  constructor(
+    private readonly fd: number,
+    private readonly progress: SnapshotProgress | undefined,
+  ) {}
 
   private readonly free: Buffer[] = Array.from({ length: WRITE_BUFFERS }, () => Buffer.allocUnsafe(WRITE_BUFFER_BYTES));
   private inflight = 0;
@@ -35,9 +43,21 @@ class ParallelWrites {
   private current: Buffer | undefined;
   private currentStart = 0;
   private currentFilled = 0;
+  /** Submitted writes in position order, until the ones before them are done too. */
+  private readonly queue: Array<{ readonly start: number; done: boolean }> = [];
+  /** End of the furthest write so far. */
+  private end = 0;
+  private published = 0;
 
   write(data: Uint8Array, position: number): void {
     this.check();
+    if (position < this.end) throw new InternalError(`snapshot writes must ascend: ${position} after ${this.end}`);
+    this.end = position + data.length;
+    this.place(data, position);
+    this.publish();
+  }
+
+  private place(data: Uint8Array, position: number): void {
     let at = 0;
     if (this.current && position === this.currentStart + this.currentFilled) {
       const n = Math.min(this.current.length - this.currentFilled, data.length);
@@ -70,6 +90,11 @@ class ParallelWrites {
     this.check();
   }
 
+  /** End of the furthest write so far. */
+  get written(): number {
+    return this.end;
+  }
+
   async drain(): Promise<void> {
     this.submitCurrent();
     while (this.inflight > 0) await new Promise<void>((resolve) => (this.wake = resolve));
@@ -83,17 +108,38 @@ class ParallelWrites {
     this.submit(buffer, 0, this.currentFilled, this.currentStart);
   }
 
-  private submit(buffer: Buffer, offset: number, length: number, position: number): void {
+  private submit(buffer: Buffer, offset: number, length: number, position: number, entry = this.enqueue(position)): void {
     this.inflight += 1;
     writeAsync(this.fd, buffer, offset, length, position, (error, written) => {
       this.inflight -= 1;
       if (error) this.failure ??= { error };
-      else if (written < length) this.submit(buffer, offset + written, length - written, position + written);
+      else if (written < length) this.submit(buffer, offset + written, length - written, position + written, entry);
       if (error || written >= length) this.free.push(buffer);
+      if (!error && written >= length) {
+        entry.done = true;
+        while (this.queue[0]?.done) this.queue.shift();
+        this.publish();
+      }
       const wake = this.wake;
       this.wake = undefined;
       wake?.();
     });
+  }
+
+  private enqueue(start: number): { readonly start: number; done: boolean } {
+    const entry = { start, done: false };
+    this.queue.push(entry);
+    return entry;
+  }
+
+  /** Everything before the first write still in flight or still buffered is final. */
+  private publish(): void {
+    if (!this.progress) return;
+    const settled = this.queue[0]?.start ?? (this.current ? this.currentStart : this.end);
+    if (settled > this.published) {
+      this.published = settled;
+      this.progress.settle(settled);
+    }
   }
 
   private check(): void {
@@ -116,13 +162,15 @@ export class SnapshotFile {
   private constructor(
     private readonly fd: number,
     private readonly source: SnapshotSource,
+    private readonly progress: SnapshotProgress | undefined,
   ) {
-    this.out = new ParallelWrites(fd);
+    this.out = new ParallelWrites(fd, progress);
   }
 
-  static async open(spec: SnapshotSourceSpec, fd: number, name: string): Promise<SnapshotFile> {
+  /** `progress`, when given, follows the writes (see snapshot-progress.ts). */
+  static async open(spec: SnapshotSourceSpec, fd: number, name: string, progress?: SnapshotProgress): Promise<SnapshotFile> {
     const { createSnapshotSource } = (await import(spec.module)) as { createSnapshotSource: CreateSnapshotSource };
-    return new SnapshotFile(fd, await createSnapshotSource(spec.params, name));
+    return new SnapshotFile(fd, await createSnapshotSource(spec.params, name), progress);
   }
 
   /** Decodes and writes `input`; `breathe` lets the caller's event loop run between pieces. */
@@ -147,8 +195,12 @@ export class SnapshotFile {
   async finish(): Promise<SnapshotFileResult> {
     const end = this.source.end();
     await this.out.drain();
+    // Pages the fold wrote below the progress would be cut off.
+    if (end.size < this.out.written) throw new InternalError(`snapshot source wrote up to ${this.out.written} bytes of a ${end.size}-byte file`);
     // Sets the size, and leaves any page the source did not write as zeros.
     ftruncateSync(this.fd, end.size);
+    // Done: the whole file is final.
+    this.progress?.settle(end.size);
     return { bytes: end.size, head: this.head.subarray(0, Math.min(this.headFilled, end.size)), details: end.details };
   }
 }

@@ -17,7 +17,11 @@ export interface SnapshotEnd {
   readonly details?: unknown;
 }
 
-/** Pull-based, like the codecs: push() input, read() writes until undefined, end() after the last input. */
+/**
+ * Pull-based, like the codecs: push() input, read() writes until undefined,
+ * end() after the last input. Writes ascend and end within the size end()
+ * reports: the fold writes pages the snapshot has passed straight into the file.
+ */
 export interface SnapshotSource {
   push(chunk: Uint8Array): void;
   read(): SnapshotWrite | undefined;

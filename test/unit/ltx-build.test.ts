@@ -2,8 +2,10 @@
 // files, and choosing the layout (src/layout/detect.ts, SQLITE_RESTORE_LAYOUT).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { buildDatabase, type BuildResult } from '../../src/apply/build.js';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError, CorruptBackupError } from '../../src/errors.js';
@@ -12,6 +14,7 @@ import { lockPgno } from '../../src/layout/ltx/decoder.js';
 import { litestreamV5 } from '../../src/layout/ltx/index.js';
 import { ltxKey } from '../../src/layout/ltx/keys.js';
 import { FileStore } from '../../src/store/file.js';
+import type { Store } from '../../src/store/store.js';
 import { databaseChecksum, encodeLtx, patternPage, sqlitePage1, type LtxOptions, type LtxPageInput } from '../support/ltx.js';
 import { makeTempDir, removeDir } from '../support/paths.js';
 
@@ -39,8 +42,7 @@ async function replica(files: Array<{ level: number } & LtxOptions>, style: 's3'
   return dir;
 }
 
-async function build(dir: string): Promise<{ result: BuildResult; db: Buffer; file: string }> {
-  const store = new FileStore(dir);
+async function build(dir: string, store: Store = new FileStore(dir)): Promise<{ result: BuildResult; db: Buffer; file: string }> {
   const signal = new AbortController().signal;
   const plan = await litestreamV5.plan(store, signal);
   assert.ok(plan, 'expected a plan');
@@ -146,6 +148,39 @@ test('a database growing past 1 GiB keeps the lock page zero, the one page SQLit
   } finally {
     await handle.close();
   }
+});
+
+test('a large LTX file moves in step with the snapshot: its pages go straight into the file, none through the spill', async () => {
+  // Incompressible pages, so both objects are over 8 MiB stored: the snapshot goes to the worker, the L1 file is in step.
+  const count = 2600;
+  const noise = (seed: number) => createHash('sha256').update(String(seed)).digest();
+  const random = (seed: number) => Buffer.concat(Array.from({ length: PS / 32 }, (_, i) => noise(seed * 1000 + i)));
+  const snapPages = [{ pgno: 1, data: sqlitePage1(PS, count) }, ...Array.from({ length: count - 1 }, (_, i) => ({ pgno: i + 2, data: random(i + 2) }))];
+  const newer = Array.from({ length: count - 1 }, (_, i) => ({ pgno: i + 2, data: random(-(i + 2)) }));
+  const dir = await replica([
+    { level: 9, pageSize: PS, commit: count, minTxid: 1n, maxTxid: 1n, pages: snapPages, encoding: 'block' },
+    { level: 1, pageSize: PS, commit: count, minTxid: 2n, maxTxid: 2n, pages: newer, encoding: 'block' },
+  ]);
+  // The snapshot arrives slowly, so the fold would run ahead of it and spill if it did not wait.
+  const files = new FileStore(dir);
+  const slowSnapshot: Store = {
+    location: files.location,
+    list: (prefix, signal) => files.list(prefix, signal),
+    read(info, options) {
+      const body = files.read(info, options);
+      if (!info.key.startsWith('0009/')) return body;
+      return Readable.from((async function* () {
+        for await (const chunk of body) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          yield chunk as Buffer;
+        }
+      })());
+    },
+  };
+  const { result, db } = await build(dir, slowSnapshot);
+  assert.equal(result.pagesSpilled, 0);
+  assert.equal(result.pagesWritten, count - 1);
+  for (const { pgno, data } of [newer[0], newer[1234], newer[count - 2]] as LtxPageInput[]) assert.ok(pageOf(db, pgno).equals(data), `page ${pgno} from TXID 2`);
 });
 
 async function expectBuildFails(dir: string, pattern: RegExp): Promise<void> {

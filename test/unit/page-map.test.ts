@@ -276,3 +276,18 @@ test('a transaction of a million distinct pages costs a few bytes a page, not hu
   assert.equal(pgnos[0], 3);
   assert.equal(slots[999_999], 1_000_000);
 });
+
+test('a superseded page is no longer copied; superseding a page not in the map adds nothing', () => {
+  const map = new PageMap();
+  map.write(3, 0);
+  map.write(5, 1);
+  map.commit(8);
+  map.supersede(3);
+  map.supersede(7);
+  const { pgnos, slots } = map.bySlot();
+  assert.deepEqual([...pgnos], [5]);
+  assert.deepEqual([...slots], [1]);
+  map.write(3, 2);
+  map.commit(8);
+  assert.deepEqual([...map.bySlot().pgnos], [5, 3], 'a newer spilled copy counts again');
+});

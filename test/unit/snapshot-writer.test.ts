@@ -1,14 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { CorruptBackupError } from '../../src/errors.js';
+import { CorruptBackupError, InternalError } from '../../src/errors.js';
 import type { Compression } from '../../src/layout/layout.js';
 import { imageSource } from '../../src/apply/image-source.js';
-import { writeSnapshotInWorker } from '../../src/apply/snapshot-writer.js';
+import { SnapshotFile } from '../../src/apply/snapshot-file.js';
+import { SnapshotProgress } from '../../src/apply/snapshot-progress.js';
+import { writeSnapshot, writeSnapshotInWorker } from '../../src/apply/snapshot-writer.js';
 import { ltxSnapshotSource } from '../../src/layout/ltx/snapshot-source.js';
 import type { LtxSummary } from '../../src/layout/ltx/decoder.js';
 import { encodeLtx, patternPage, sqlitePage1 } from '../support/ltx.js';
@@ -151,4 +153,48 @@ test('whole downloaded parts move to the worker without a copy; slices of shared
   });
   assert.equal(owned[0]?.byteLength, 0, 'a part that owns its memory was transferred (detached here)');
   assert.equal(shared.byteLength, data.length, 'a slice of a larger buffer was copied, not taken');
+});
+
+test('the progress never runs ahead of a write still in flight, and is the whole file at the end', async () => {
+  const data = randomBytes(12 << 20);
+  await withFile('w+', async (fd) => {
+    const progress = new SnapshotProgress();
+    const file = await SnapshotFile.open(imageSource('none'), fd, 's', progress);
+    let seen = 0;
+    for (const piece of pieces(data, 1 << 20)) {
+      await file.feed(piece);
+      const settled = progress.settled;
+      assert.ok(settled >= seen, 'it only grows');
+      seen = settled;
+      const onDisk = Buffer.alloc(settled);
+      assert.equal(readSync(fd, onDisk, 0, settled, 0), settled, `the first ${settled} bytes are in the file`);
+      assert.ok(onDisk.equals(data.subarray(0, settled)), `the first ${settled} bytes are final`);
+    }
+    assert.ok(seen > 0, 'it moves before the end');
+    await file.finish();
+    assert.equal(progress.settled, data.length);
+  });
+});
+
+test('the worker and the inline writer both advance a shared progress', async () => {
+  const data = randomBytes(10 << 20);
+  for (const size of [data.length, 1000]) {
+    await withFile('w+', async (fd) => {
+      const progress = new SnapshotProgress();
+      await writeSnapshot(Readable.from(pieces(data, 1 << 20)), { source: imageSource('none'), fd, name: 's', size, progress: progress.buffer, signal: new AbortController().signal });
+      assert.equal(progress.settled, data.length, `stored size ${size}`);
+    });
+  }
+});
+
+test('a snapshot source whose writes go back is refused: the progress relies on them ascending', async () => {
+  const module = `data:text/javascript,${encodeURIComponent(`
+    export async function createSnapshotSource() {
+      const writes = [{ position: 4096, data: new Uint8Array(4096) }, { position: 0, data: new Uint8Array(4096) }];
+      return { push() {}, read: () => writes.shift(), end: () => ({ size: 8192 }) };
+    }`)}`;
+  await withFile('w+', async (fd) => {
+    const file = await SnapshotFile.open({ module, params: {} }, fd, 's', new SnapshotProgress());
+    await assert.rejects(file.feed(new Uint8Array(1)), (err: unknown) => err instanceof InternalError && /snapshot writes must ascend: 0 after 8192/.test(err.message));
+  });
 });

@@ -14,6 +14,9 @@ import { hex64, HEADER_FLAG_NO_CHECKSUM, isSnapshot, LtxDecoder, type LtxHeader,
 import { txidHex } from './keys.js';
 import { ltxSnapshotSource } from './snapshot-source.js';
 
+/** LTX files larger than this wait for the snapshot to pass their pages (PageSink.admit). */
+const IN_STEP_BYTES = 8 << 20;
+
 interface LtxFacts extends SnapshotFacts {
   readonly ltx: LtxSummary;
 }
@@ -74,12 +77,16 @@ async function foldLtx(context: FoldContext): Promise<FoldOutcome<LtxFacts>> {
     const { buffer } = next.value;
     const chunks = buffer ? [buffer] : new ReleasingChunks(next.value.body);
     let inRange = false;
+    // A large file (a compaction) moves in step with the snapshot; a small one's few pages are spilled rather than waited for.
+    const inStep = step.object.size > IN_STEP_BYTES;
     for await (const chunk of chunks) {
       signal.throwIfAborted();
       decoder.push(chunk as Uint8Array);
       for (let page = decoder.read(); page; page = decoder.read()) {
         // The range before the first page goes in: a file of another range must not add anything.
         inRange ||= checkRange(decoder.header as LtxHeader, step);
+        const admitted = inStep ? pages.admit(page.pgno, page.data.length) : undefined;
+        if (admitted) await admitted;
         pages.write(page.pgno, page.data);
         await breather.breathe();
       }
