@@ -89,15 +89,8 @@ export class PageMap {
    */
   supersede(pgno: number): void {
     if (this.count === 0) return;
-    const mask = this.keys.length - 1;
-    for (let i = hash(pgno) & mask; ; i = (i + 1) & mask) {
-      const key = this.keys[i] as number;
-      if (key === pgno) {
-        this.values[i] = SUPERSEDED;
-        return;
-      }
-      if (key === EMPTY) return;
-    }
+    const i = this.find(pgno);
+    if (this.keys[i] === pgno) this.values[i] = SUPERSEDED;
   }
 
   /** Drops frames of a transaction that never committed. */
@@ -135,21 +128,21 @@ export class PageMap {
 
   private set(pgno: number, slot: number): void {
     if ((this.count + 1) * 2 > this.keys.length) this.rehash(this.keys.length * 2, Infinity);
-    const mask = this.keys.length - 1;
-    for (let i = hash(pgno) & mask; ; i = (i + 1) & mask) {
-      const key = this.keys[i] as number;
-      if (key === pgno) {
-        this.values[i] = slot;
-        return;
-      }
-      if (key === EMPTY) {
-        this.keys[i] = pgno;
-        this.values[i] = slot;
-        this.count += 1;
-        if (pgno > this.maxPgno) this.maxPgno = pgno;
-        return;
-      }
+    const i = this.find(pgno);
+    if (this.keys[i] === EMPTY) {
+      this.keys[i] = pgno;
+      this.count += 1;
+      if (pgno > this.maxPgno) this.maxPgno = pgno;
     }
+    this.values[i] = slot;
+  }
+
+  /** The entry holding `pgno`, or the empty one where it would go. */
+  private find(pgno: number): number {
+    const mask = this.keys.length - 1;
+    let i = hash(pgno) & mask;
+    for (let key = this.keys[i]; key !== pgno && key !== EMPTY; key = this.keys[i]) i = (i + 1) & mask;
+    return i;
   }
 
   private dropAbove(size: number): void {
