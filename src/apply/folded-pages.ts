@@ -114,7 +114,7 @@ export class FoldedPages implements PageSink {
 
   /** The snapshot is still being written and has not passed `pgno` yet. */
   private snapshotAhead(pgno: number, pageSize: number): boolean {
-    return !this.snapshotDone && this.filePages === undefined && pgno * pageSize > this.progress.settled;
+    return !this.snapshotDone && pgno * pageSize > this.progress.settled;
   }
 
   private async waitForSnapshot(pgno: number, pageSize: number): Promise<void> {

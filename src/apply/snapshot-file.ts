@@ -7,7 +7,7 @@
 import { ftruncateSync, write as writeAsync } from 'node:fs';
 import { InternalError } from '../errors.js';
 import { DB_HEADER_SIZE } from '../sqlite/header.js';
-import type { SnapshotProgress } from './snapshot-progress.js';
+import { SnapshotProgress } from './snapshot-progress.js';
 import type { CreateSnapshotSource, SnapshotSource, SnapshotSourceSpec } from './snapshot-source.js';
 import { writeAllSync } from './write-all.js';
 
@@ -167,10 +167,10 @@ export class SnapshotFile {
     this.out = new ParallelWrites(fd, progress);
   }
 
-  /** `progress`, when given, follows the writes (see snapshot-progress.ts). */
-  static async open(spec: SnapshotSourceSpec, fd: number, name: string, progress?: SnapshotProgress): Promise<SnapshotFile> {
+  /** `progress`, a SnapshotProgress's cell when given, follows the writes (see snapshot-progress.ts). */
+  static async open(spec: SnapshotSourceSpec, fd: number, name: string, progress?: SharedArrayBuffer): Promise<SnapshotFile> {
     const { createSnapshotSource } = (await import(spec.module)) as { createSnapshotSource: CreateSnapshotSource };
-    return new SnapshotFile(fd, await createSnapshotSource(spec.params, name), progress);
+    return new SnapshotFile(fd, await createSnapshotSource(spec.params, name), progress && new SnapshotProgress(progress));
   }
 
   /** Decodes and writes `input`; `breathe` lets the caller's event loop run between pieces. */

@@ -6,13 +6,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CorruptBackupError } from '../errors.js';
 import { release } from '../codec/release.js';
 import { SnapshotFile } from './snapshot-file.js';
-import { SnapshotProgress } from './snapshot-progress.js';
 import type { SnapshotJob, SnapshotWorkerReply, SnapshotWorkerRequest } from './snapshot-writer.js';
 
 const job = workerData as SnapshotJob;
 const port = parentPort as NonNullable<typeof parentPort>;
 const reply = (message: SnapshotWorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
-const file = await SnapshotFile.open(job.source, job.fd, job.name, job.progress ? new SnapshotProgress(job.progress) : undefined);
+const file = await SnapshotFile.open(job.source, job.fd, job.name, job.progress);
 let failed = false;
 
 async function handle(message: SnapshotWorkerRequest): Promise<void> {

@@ -10,7 +10,6 @@ import { CorruptBackupError, InternalError } from '../errors.js';
 import { Breather } from '../codec/decoder.js';
 import { SnapshotFile } from './snapshot-file.js';
 import { ownsBuffer } from '../codec/release.js';
-import { SnapshotProgress } from './snapshot-progress.js';
 import type { SnapshotSourceSpec } from './snapshot-source.js';
 
 export interface SnapshotJob {
@@ -162,7 +161,7 @@ export async function writeSnapshot(
   const { size, ...job } = options;
   if (size > INLINE_SNAPSHOT_BYTES) return writeSnapshotInWorker(body, job);
   const breather = new Breather(job.signal);
-  const file = await SnapshotFile.open(job.source, job.fd, job.name, job.progress ? new SnapshotProgress(job.progress) : undefined);
+  const file = await SnapshotFile.open(job.source, job.fd, job.name, job.progress);
   for await (const chunk of body instanceof Uint8Array ? [body] : body) await file.feed(chunk as Uint8Array, () => breather.breathe());
   const done = await file.finish();
   return { bytes: done.bytes, head: Buffer.from(done.head), ...(done.details !== undefined ? { details: done.details } : {}) };

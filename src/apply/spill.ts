@@ -5,7 +5,6 @@
 // out synchronously when full: memory stays fixed however many pages a chunk
 // decodes to.
 import fs from 'node:fs/promises';
-import { CorruptBackupError } from '../errors.js';
 import { writeAllSync } from './write-all.js';
 
 const BUFFER_SIZE = 1 << 20;
@@ -25,18 +24,11 @@ export class SpillFile {
     return new SpillFile(path, await fs.open(path, 'wx+', 0o600));
   }
 
-  /** Size of every page in the spill (0 before the first). */
-  get pageSize(): number {
-    return this.slotSize;
-  }
-
-  /** Copies `page` into the spill and returns its slot. */
+  /** Copies `page` into the spill and returns its slot; every page has the size of the first (the caller checks). */
   append(page: Uint8Array): number {
     if (this.slotSize === 0) {
       this.slotSize = page.length;
       if (page.length > this.buffer.length) this.buffer = Buffer.allocUnsafe(page.length);
-    } else if (page.length !== this.slotSize) {
-      throw new CorruptBackupError(`the backup's pages change size from ${this.slotSize} to ${page.length} bytes`);
     }
     if (this.used + page.length > this.buffer.length) this.flush();
     const slot = (this.flushed + this.used) / this.slotSize;

@@ -159,7 +159,7 @@ test('the progress never runs ahead of a write still in flight, and is the whole
   const data = randomBytes(12 << 20);
   await withFile('w+', async (fd) => {
     const progress = new SnapshotProgress();
-    const file = await SnapshotFile.open(imageSource('none'), fd, 's', progress);
+    const file = await SnapshotFile.open(imageSource('none'), fd, 's', progress.buffer);
     let seen = 0;
     for (const piece of pieces(data, 1 << 20)) {
       await file.feed(piece);
@@ -194,7 +194,7 @@ test('a snapshot source whose writes go back is refused: the progress relies on 
       return { push() {}, read: () => writes.shift(), end: () => ({ size: 8192 }) };
     }`)}`;
   await withFile('w+', async (fd) => {
-    const file = await SnapshotFile.open({ module, params: {} }, fd, 's', new SnapshotProgress());
+    const file = await SnapshotFile.open({ module, params: {} }, fd, 's', new SnapshotProgress().buffer);
     await assert.rejects(file.feed(new Uint8Array(1)), (err: unknown) => err instanceof InternalError && /snapshot writes must ascend: 0 after 8192/.test(err.message));
   });
 });
