@@ -17,7 +17,7 @@ import { envMap, parseManifests, podSpecOf, validateObject, type Container, type
 import { binDir, makeTempDir, removeDir, repoRoot } from '../support/paths.js';
 
 // Needs the slow part of the setup (run-tests.sh runs this file after it).
-await waitForSlowSetup();
+await waitForSlowSetup('kubernetes');
 
 const helmBin = path.join(binDir, 'helm');
 const kubectlBin = path.join(binDir, 'kubectl');

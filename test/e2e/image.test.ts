@@ -34,7 +34,7 @@ import {
 import { readTerminationLog, type Marker } from '../support/run-cli.js';
 
 // Needs the slow part of the setup (run-tests.sh runs this file after it).
-await waitForSlowSetup();
+await waitForSlowSetup('images');
 
 const NONROOT = 65532;
 

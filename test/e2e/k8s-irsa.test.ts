@@ -23,7 +23,7 @@ import { containerStatus, hasStarted, lastTermination, type Pod } from '../suppo
 import { freePort } from '../support/minio.js';
 
 // Needs the slow part of the setup (run-tests.sh runs this file after it).
-await waitForSlowSetup();
+await waitForSlowSetup('kubernetes');
 
 const skip = clusterSkipReason();
 const NS = 'irsa-e2e';

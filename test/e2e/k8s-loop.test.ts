@@ -27,7 +27,7 @@ import { S3Store } from '../support/replica.js';
 import { explain, restoreInto } from '../support/run-cli.js';
 
 // Needs the slow part of the setup (run-tests.sh runs this file after it).
-await waitForSlowSetup();
+await waitForSlowSetup('kubernetes');
 
 const skip = clusterSkipReason();
 const NS = 'loop-e2e';

@@ -26,7 +26,7 @@ import { cacheRoot, removeDir, repoRoot } from '../support/paths.js';
 import { sleep } from '../support/process.js';
 
 // Needs the slow part of the setup (run-tests.sh runs this file after it).
-await waitForSlowSetup();
+await waitForSlowSetup('kubernetes');
 
 const skip = clusterSkipReason();
 const childScript = path.join(repoRoot, 'dist', 'test', 'support', 'cluster-child.js');

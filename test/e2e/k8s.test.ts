@@ -28,7 +28,7 @@ import { S3Store } from '../support/replica.js';
 import { restoreInto } from '../support/run-cli.js';
 
 // Needs the slow part of the setup (run-tests.sh runs this file after it).
-await waitForSlowSetup();
+await waitForSlowSetup('kubernetes');
 
 const skip = clusterSkipReason();
 const checksScript = path.join(repoRoot, 'deploy', 'e2e', 'checks.sh');

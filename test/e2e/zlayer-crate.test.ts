@@ -36,7 +36,7 @@ import {
 } from '../support/zlayer-crate.js';
 
 // Needs the slow part of the setup (run-tests.sh runs this file after it).
-await waitForSlowSetup();
+await waitForSlowSetup('zlayer');
 
 const bucket = 'zlayer-crate';
 let minio: Minio;

@@ -73,10 +73,10 @@ bash "$ROOT/test/support/rgw-setup.sh"
 SLOW="$ROOT/.tmp/slow-setup"
 rm -rf "$SLOW"
 mkdir -p "$SLOW"
-# Niced: the builds below are what the first tests wait for, the slow part is
-# needed only by the last ones (a cold run on 2 cores: both parts took the
-# same ~30 min, sharing the CPU evenly, then the tests ran 26 min on a
-# nearly idle machine).
+# Low priority: the builds below are what the first tests wait for, the slow
+# part is needed only by the last ones. slow-setup.sh lowers its scheduling
+# group too (nice alone does not act across sessions where the kernel groups
+# tasks by session).
 setsid nice -n 10 bash "$ROOT/test/support/slow-setup.sh" "$SLOW" >"$SLOW/log" 2>&1 </dev/null &
 slow_pid=$!
 printf '%s\n' "$slow_pid" >"$SLOW/pid"

@@ -25,13 +25,16 @@ function tail(file: string): string {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-40).join('\n') : '(no log)';
 }
 
+/** The parts of the slow setup, in the order it finishes them (slow-setup.sh). */
+export type SlowPart = 'images' | 'kubernetes' | 'zlayer';
+
 /**
- * Resolves once the slow setup has succeeded; throws, with its log's tail, if
- * it failed or died without a result. Without a background setup (setup.sh
- * ran to the end, or not at all) it resolves at once, and the tests' own
- * checks of the tools apply.
+ * Resolves once the part of the slow setup a test file needs (or all of it)
+ * is ready; throws, with its log's tail, if the setup failed or died without a
+ * result. Without a background setup (setup.sh ran to the end, or not at all)
+ * it resolves at once, and the tests' own checks of the tools apply.
  */
-export async function waitForSlowSetup(limitMs = LIMIT_MS): Promise<void> {
+export async function waitForSlowSetup(part?: SlowPart): Promise<void> {
   const pidFile = path.join(state, 'pid');
   const rcFile = path.join(state, 'rc');
   const log = path.join(state, 'log');
@@ -40,15 +43,16 @@ export async function waitForSlowSetup(limitMs = LIMIT_MS): Promise<void> {
   const started = Date.now();
   let said = false;
   for (;;) {
+    if (part && existsSync(path.join(state, `${part}.done`))) return;
     if (existsSync(rcFile)) {
       const rc = readFileSync(rcFile, 'utf8').trim();
       if (rc === '0') return;
       throw new Error(`the slow setup (test/support/slow-setup.sh) failed with exit code ${rc}; ${log}:\n${tail(log)}`);
     }
     if (!alive(pid)) throw new Error(`the slow setup (pid ${pid}) ended without a result; rerun bash test/support/setup.sh. ${log}:\n${tail(log)}`);
-    if (Date.now() - started > limitMs) throw new Error(`the slow setup is still running after ${limitMs / 60_000} min; ${log}:\n${tail(log)}`);
+    if (Date.now() - started > LIMIT_MS) throw new Error(`the slow setup is still running after ${LIMIT_MS / 60_000} min; ${log}:\n${tail(log)}`);
     if (!said) {
-      console.log(`# waiting for the slow setup (zlayer writer, images, Kubernetes): ${log}`);
+      console.log(`# waiting for the slow setup (${part ?? 'images, Kubernetes, zlayer writer'}): ${log}`);
       said = true;
     }
     await sleep(2_000);
