@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# npm test's runner, after `setup.sh --background`: first the unit tests and
-# the end-to-end files that need only MinIO, Ceph RGW and Litestream, while the
-# slow setup goes on; then the files that wait for it (they call
-# waitForSlowSetup(), test/support/slow-setup.ts). Two runs, because node's
-# runner sorts the files it is given. Fails if either fails.
+# npm test's runner, after `setup.sh --background`: the unit tests and the
+# end-to-end files that need only MinIO, Ceph RGW and Litestream, and, beside
+# them, the files that wait for the slow setup (they call
+# waitForSlowSetup(part), test/support/slow-setup.ts), each as soon as its part
+# is ready. Two runs of node's runner (it sorts the files it is given), each
+# one file at a time. The late run's output goes to a file, printed once the
+# early run has ended, so that each run's report reads in one piece. Fails if
+# either fails.
+#
+# Side by side because a cold run is CPU-bound: the builds of the slow part
+# fill what the early files leave idle, and the cluster files, mostly waiting
+# for pods, start as soon as Kubernetes is ready instead of after the early
+# files. The late run's session gets a lower priority (its own scheduling
+# group, as in slow-setup.sh), so the early files' time limits (a SIGTERM
+# obeyed within a second...) hold beside a cluster and an image build.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 # The test processes' own SDK imports would print Node 20's support warning;
@@ -11,12 +21,25 @@ cd "$(dirname "$0")/../.."
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=1
 mapfile -t late < <(grep -l 'waitForSlowSetup' dist/test/e2e/*.test.js)
 mapfile -t early < <(grep -L 'waitForSlowSetup' dist/test/e2e/*.test.js)
+late_log=.tmp/late-tests.log
+mkdir -p .tmp
+late_pid=""
+if [ "${#late[@]}" -gt 0 ]; then
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  setsid -w bash -c 'echo 5 >/proc/self/autogroup 2>/dev/null; exec node --test --test-concurrency=1 "$@"' late "${late[@]}" >"$late_log" 2>&1 </dev/null &
+  late_pid=$!
+  trap 'kill -- "-$late_pid" 2>/dev/null || true' EXIT
+fi
 node --test --test-concurrency=1 dist/test/unit/*.test.js "${early[@]}"
 first=$?
 second=0
-if [ "${#late[@]}" -gt 0 ]; then
-  node --test --test-concurrency=1 "${late[@]}"
+if [ -n "$late_pid" ]; then
+  printf '# the files after the slow setup (%s), run beside the ones above: %s\n' "${#late[@]}" "$late_log"
+  # What it has printed so far, then the rest as it comes, until it ends.
+  tail -n +1 -f --pid="$late_pid" "$late_log"
+  wait "$late_pid"
   second=$?
+  trap - EXIT
 fi
 printf 'run-tests: unit and early end-to-end files exit %s; files after the slow setup (%s) exit %s\n' "$first" "${#late[@]}" "$second"
 [ "$first" = 0 ] && [ "$second" = 0 ]

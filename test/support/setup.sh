@@ -9,8 +9,9 @@
 #   - a check that the native better-sqlite3 module loads.
 #   - Ceph RGW (test/support/rgw-setup.sh, Debian packages).
 #   - The slow part, test/support/slow-setup.sh, in parallel with the Go builds:
-#     the writer on the zlayer-storage crate (Rust, cargo needed), helm and the
-#     podman base images, Kubernetes for test/e2e/k8s*.test.ts (5-12 min cold).
+#     helm and the podman base images, Kubernetes for test/e2e/k8s*.test.ts
+#     (5-12 min cold), then the writer on the zlayer-storage crate (Rust, cargo
+#     needed).
 #     Every apt-get step here runs before it starts (one dpkg lock).
 #
 #   setup.sh               waits for the slow part and fails if it failed
@@ -135,7 +136,7 @@ say "better-sqlite3 loads"
 say "ready ($BIN)"
 if [ "$background" = 1 ]; then
   slow_pid=""
-  say "the slow part (zlayer writer, images, Kubernetes) goes on in the background: .tmp/slow-setup/log"
+  say "the slow part (images, Kubernetes, zlayer writer) goes on in the background: .tmp/slow-setup/log"
   exit 0
 fi
 slow_rc=0

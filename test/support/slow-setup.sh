@@ -18,8 +18,10 @@ k8s_pid=""
 # Kubernetes build) is, where sched_autogroup_enabled is 1, a scheduling group
 # of its own, which gets an equal share of the CPU whatever its processes'
 # nice: a cold run on 2 cores gave the foreground builds a third of it (two
-# such groups beside them). Lower the group itself; best effort.
-echo 10 >/proc/self/autogroup 2>/dev/null || true
+# such groups beside them). So the groups themselves are lowered (best
+# effort): below the foreground's builds and tests, and the zlayer writer,
+# which only the last test file needs, lower still.
+echo 5 >/proc/self/autogroup 2>/dev/null || true
 finish() {
   local rc=$?
   [ -z "$k8s_pid" ] || kill -- "-$k8s_pid" 2>/dev/null || true
@@ -30,7 +32,7 @@ trap finish EXIT
 # Go only (no apt, no podman): a session of its own, so that a failure here
 # stops its whole process group (go and the compilers).
 if [ "$(uname -s)" = Linux ] && [ "$(id -u)" = 0 ]; then
-  setsid bash -c 'echo 10 >/proc/self/autogroup 2>/dev/null; exec bash "$0" build' "$ROOT/test/support/k8s-setup.sh" >"$STATE/k8s-build.log" 2>&1 &
+  setsid bash -c 'echo 5 >/proc/self/autogroup 2>/dev/null; exec bash "$0" build' "$ROOT/test/support/k8s-setup.sh" >"$STATE/k8s-build.log" 2>&1 &
   k8s_pid=$!
 fi
 # Kubernetes first (most of the late test files need it: cluster, helm), the
@@ -51,5 +53,6 @@ fi
 bash "$ROOT/test/support/k8s-setup.sh" host  # Debian packages, pause image; "unsupported" where it cannot run
 touch "$STATE/kubernetes.done"
 # the zlayer-storage crate (crates.io) as a writer and restorer, for test/e2e/zlayer-crate.test.ts
+echo 15 >/proc/self/autogroup 2>/dev/null || true
 bash "$ROOT/test/support/zlayer-writer-setup.sh"
 touch "$STATE/zlayer.done"

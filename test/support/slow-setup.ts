@@ -1,8 +1,8 @@
-// npm test starts the slow part of the setup (test/support/slow-setup.sh: the
-// zlayer writer, helm and the podman base images, Kubernetes) in the background
+// npm test starts the slow part of the setup (test/support/slow-setup.sh: helm
+// and the podman base images, Kubernetes, the zlayer writer) in the background
 // and runs the tests that need only MinIO and Litestream meanwhile
 // (test/support/run-tests.sh). A test file that needs the slow part awaits
-// waitForSlowSetup() before anything else; run-tests.sh runs those files last.
+// waitForSlowSetup(part) before anything else; run-tests.sh runs those files last.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
