@@ -2,7 +2,8 @@
 // and the podman base images, Kubernetes, the zlayer writer) in the background
 // and runs the tests that need only MinIO and Litestream meanwhile
 // (test/support/run-tests.sh). A test file that needs the slow part awaits
-// waitForSlowSetup(part) before anything else; run-tests.sh runs those files last.
+// waitForSlowSetup(part) before anything else; run-tests.sh runs those files in
+// a second run beside the first.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,12 +30,11 @@ function tail(file: string): string {
 export type SlowPart = 'images' | 'kubernetes' | 'zlayer';
 
 /**
- * Resolves once the part of the slow setup a test file needs (or all of it)
- * is ready; throws, with its log's tail, if the setup failed or died without a
+ * Resolves once the part of the slow setup a test file needs is ready; throws, with its log's tail, if the setup failed or died without a
  * result. Without a background setup (setup.sh ran to the end, or not at all)
  * it resolves at once, and the tests' own checks of the tools apply.
  */
-export async function waitForSlowSetup(part?: SlowPart): Promise<void> {
+export async function waitForSlowSetup(part: SlowPart): Promise<void> {
   const pidFile = path.join(state, 'pid');
   const rcFile = path.join(state, 'rc');
   const log = path.join(state, 'log');
@@ -43,7 +43,7 @@ export async function waitForSlowSetup(part?: SlowPart): Promise<void> {
   const started = Date.now();
   let said = false;
   for (;;) {
-    if (part && existsSync(path.join(state, `${part}.done`))) return;
+    if (existsSync(path.join(state, `${part}.done`))) return;
     if (existsSync(rcFile)) {
       const rc = readFileSync(rcFile, 'utf8').trim();
       if (rc === '0') return;
@@ -52,7 +52,7 @@ export async function waitForSlowSetup(part?: SlowPart): Promise<void> {
     if (!alive(pid)) throw new Error(`the slow setup (pid ${pid}) ended without a result; rerun bash test/support/setup.sh. ${log}:\n${tail(log)}`);
     if (Date.now() - started > LIMIT_MS) throw new Error(`the slow setup is still running after ${LIMIT_MS / 60_000} min; ${log}:\n${tail(log)}`);
     if (!said) {
-      console.log(`# waiting for the slow setup (${part ?? 'images, Kubernetes, zlayer writer'}): ${log}`);
+      console.log(`# waiting for the slow setup (${part}): ${log}`);
       said = true;
     }
     await sleep(2_000);
