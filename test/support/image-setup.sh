@@ -64,7 +64,7 @@ mkdir -p "$BIN"
 helm_want="$HELM_MODULE@$HELM_VERSION"
 if [ -x "$BIN/helm" ] && [ -f "$BIN/helm.version" ] && [ "$(cat "$BIN/helm.version")" = "$helm_want" ]; then
   say "helm $HELM_VERSION: cached"
-elif [ -x "$BIN/helm" ] && go version -m "$BIN/helm" 2>/dev/null | awk '$1=="mod"{print $2"@"$3}' | grep -qxF "$helm_want"; then
+elif [ -x "$BIN/helm" ] && go version -m "$BIN/helm" 2>/dev/null | awk -v want="$helm_want" '$1=="mod" && $2"@"$3==want {found=1} END {exit !found}'; then
   printf '%s\n' "$helm_want" >"$BIN/helm.version"
   say "helm $HELM_VERSION: adopted existing binary"
 else

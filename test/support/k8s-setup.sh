@@ -101,7 +101,11 @@ build() {
     tail -n 30 "$tmp/build.log" >&2
     die "building the pause binary failed"
   fi
-  "$tmp/out/kubectl" version --client 2>/dev/null | grep -qF "v$KUBE_VERSION" || die "kubectl does not report v$KUBE_VERSION"
+  # Read whole, then matched: with pipefail, `kubectl version | grep -q` fails
+  # when grep exits on the first line and kubectl, writing its second, gets SIGPIPE.
+  local reported
+  reported="$("$tmp/out/kubectl" version --client 2>/dev/null || true)"
+  [[ "$reported" == *"v$KUBE_VERSION"* ]] || die "kubectl does not report v$KUBE_VERSION: $reported"
   rm -f "$STAMP"
   for c in "${KUBE_COMMANDS[@]}" k8s-pause; do mv -f "$tmp/out/$c" "$BIN/$c"; done
   printf '%s\n' "$STAMP_VALUE" >"$STAMP"

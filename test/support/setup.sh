@@ -97,7 +97,7 @@ build_tool() {
     return
   fi
   if [ -x "$bin" ] && [ ! -f "$stamp" ] \
-    && go version -m "$bin" 2>/dev/null | awk '$1=="mod"{print $2"@"$3}' | grep -qxF "$want"; then
+    && go version -m "$bin" 2>/dev/null | awk -v want="$want" '$1=="mod" && $2"@"$3==want {found=1} END {exit !found}'; then
     printf '%s\n' "$want" >"$stamp"
     say "$name $version: adopted existing binary"
     return
