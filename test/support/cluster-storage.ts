@@ -1,9 +1,18 @@
 // Dynamic provisioning for the test cluster, as kind's local-path provisioner
-// gives kind clusters: a default StorageClass, and a loop in the test process
-// that answers every pending claim of that class with a `local`
-// PersistentVolume on a fresh directory below the cluster's own directory, and
-// deletes released volumes with their directories. `local` volumes (unlike
-// hostPath) get the pod's fsGroup, so the chart's non-root pods can write.
+// gives kind clusters: a default StorageClass that waits for the first consumer,
+// and a loop in the test process that answers every claim the scheduler has
+// given a node with a `local` PersistentVolume on a fresh directory below the
+// cluster's own directory, and deletes released volumes with their directories.
+// `local` volumes (unlike hostPath) get the pod's fsGroup, so the chart's
+// non-root pods can write.
+//
+// Why WaitForFirstConsumer: with Immediate binding the scheduler parks a
+// StatefulSet's pod (created with its claim, so never bound yet) as
+// unschedulable and relies on the claim's update event to retry it; a missed
+// retry leaves the pod to the scheduler's periodic flush (one CI run: one of
+// three pods installed side by side had only its first two FailedScheduling
+// events after 240 s). With WaitForFirstConsumer the scheduler keeps the pod
+// and waits for the claim in its bind step, polling: no event to miss.
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { KubeApi } from './kube-api.js';
@@ -11,8 +20,11 @@ import type { KubeApi } from './kube-api.js';
 export const STORAGE_CLASS = 'local-dir';
 const PROVISIONER = 'sqlite-s3-restore.test/local-dir';
 
+// Set by the scheduler on a WaitForFirstConsumer claim once it has chosen the pod's node.
+const SELECTED_NODE = 'volume.kubernetes.io/selected-node';
+
 interface Claim {
-  metadata: { name: string; namespace: string; uid: string };
+  metadata: { name: string; namespace: string; uid: string; annotations?: Record<string, string> };
   spec: { storageClassName?: string; volumeName?: string; accessModes?: string[]; resources?: { requests?: { storage?: string } } };
   status?: { phase?: string };
 }
@@ -33,7 +45,6 @@ export class LocalVolumeProvisioner {
   constructor(
     private readonly api: KubeApi,
     private readonly volumesDir: string,
-    private readonly nodeName: string,
   ) {}
 
   async start(intervalMs = 500): Promise<void> {
@@ -44,7 +55,7 @@ export class LocalVolumeProvisioner {
       metadata: { name: STORAGE_CLASS, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
       provisioner: PROVISIONER,
       reclaimPolicy: 'Delete',
-      volumeBindingMode: 'Immediate',
+      volumeBindingMode: 'WaitForFirstConsumer',
     });
     this.timer = setInterval(() => {
       this.running = this.running.then(() => this.sync()).catch((err: Error) => {
@@ -67,7 +78,8 @@ export class LocalVolumeProvisioner {
     const claims = (await this.api.get<{ items: Claim[] }>('/api/v1/persistentvolumeclaims')).items;
     for (const c of claims) {
       if (c.status?.phase !== 'Pending' || c.spec.volumeName || c.spec.storageClassName !== STORAGE_CLASS) continue;
-      await this.provision(c);
+      const node = c.metadata.annotations?.[SELECTED_NODE];
+      if (node) await this.provision(c, node);
     }
     const volumes = (await this.api.get<{ items: Volume[] }>('/api/v1/persistentvolumes')).items;
     for (const v of volumes) {
@@ -79,7 +91,7 @@ export class LocalVolumeProvisioner {
     }
   }
 
-  private async provision(c: Claim): Promise<void> {
+  private async provision(c: Claim, node: string): Promise<void> {
     const name = `pvc-${c.metadata.uid}`;
     const dir = path.join(this.volumesDir, name);
     await mkdir(dir, { recursive: true });
@@ -96,7 +108,7 @@ export class LocalVolumeProvisioner {
         claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: c.metadata.namespace, name: c.metadata.name, uid: c.metadata.uid },
         local: { path: dir },
         nodeAffinity: {
-          required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [this.nodeName] }] }] },
+          required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [node] }] }] },
         },
       },
     });

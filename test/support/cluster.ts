@@ -33,8 +33,6 @@ export const kubectlBin = path.join(binDir, 'kubectl');
 export const helmBin = path.join(binDir, 'helm');
 const k8sCache = path.join(cacheRoot, 'k8s');
 const statusFile = path.join(k8sCache, 'status');
-/** The node's name (cluster.sh): "localhost" resolves to 127.0.0.1 everywhere, where the kubelet listens. */
-export const NODE_NAME = 'localhost';
 
 /** k8s-setup.sh's verdict: "ready", "unsupported: <reason>" or "missing". */
 export function clusterStatus(): string {
@@ -268,7 +266,7 @@ export class LocalCluster {
       key: await readFile(path.join(pki, 'admin.key')),
     });
     this.startSampling();
-    this.volumes = new LocalVolumeProvisioner(this.kubeApi, path.join(this.dir, 'volumes'), NODE_NAME);
+    this.volumes = new LocalVolumeProvisioner(this.kubeApi, path.join(this.dir, 'volumes'));
     await this.volumes.start();
   }
 

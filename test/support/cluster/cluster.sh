@@ -407,10 +407,14 @@ up() {
     --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
     --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
     --cert-dir="$RUN/kcm-certs" --flex-volume-plugin-dir="$DIR/kcm-volume-plugins"
+  # A pod parked as unschedulable is retried on the event that may fix it; when
+  # that event is missed, the flush after this duration (default 5 minutes,
+  # longer than the checks' time limits) is the only retry.
   start kube-scheduler "$KUBE_BIN/kube-scheduler" \
     --kubeconfig="$DIR/scheduler.kubeconfig" \
     --authentication-kubeconfig="$DIR/scheduler.kubeconfig" --authorization-kubeconfig="$DIR/scheduler.kubeconfig" \
     --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false \
+    --pod-max-in-unschedulable-pods-duration=15s \
     --cert-dir="$RUN/scheduler-certs"
   start kubelet "$KUBE_BIN/kubelet" --config="$ETC/kubelet.yaml" --kubeconfig="$DIR/kubelet-client.kubeconfig" \
     --root-dir="$DIR/kubelet" --cert-dir="$DIR/kubelet/pki" --hostname-override="$NODE"
